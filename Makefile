@@ -1,0 +1,89 @@
+# myvpn: plain Makefile in the wireguard-tools manner.
+# Targets: all check unit nettest install demo bench fuzz clean.  V=1 for verbose, DEBUG=yes for -O0 -g.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+PKGS := libcrypto libsodium libmnl
+CFLAGS ?= -O2 -g
+ifeq ($(DEBUG),yes)
+CFLAGS := -O0 -g
+endif
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
+CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl)
+
+ifneq ($(V),1)
+Q = @
+qecho = @echo "  $(1)	$(2)";
+endif
+
+SRCS := $(sort $(wildcard src/*.c))
+OBJS := $(SRCS:src/%.c=build/%.o)
+LIB_OBJS := $(filter-out build/main.o,$(OBJS))
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
+SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
+
+all: myvpn myvpn_nat
+
+myvpn: $(OBJS)
+	$(call qecho,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+myvpn_nat: myvpn
+	$(Q)ln -sf myvpn $@
+
+build/%.o: src/%.c | build
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+
+build/san/%.o: src/%.c | build
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -c -o $@ $<
+
+build/unit/%: tests/unit/%.c $(SAN_LIB_OBJS) | build
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka
+
+build:
+	$(Q)mkdir -p build/san build/unit
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-all --no-net $(UNIT_BINS)
+
+nettest: all
+	$(Q)tests/run-all
+
+# The one test command: installs what is missing, builds, runs the unit tests under ASan+UBSan
+# and the netns suite, and ends with "N passed, N failed".
+check: deps
+	$(Q)$(MAKE) --no-print-directory test
+
+test: all $(UNIT_BINS)
+	$(Q)tests/run-all $(UNIT_BINS)
+
+deps:
+	$(Q)scripts/install-deps
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 myvpn $(DESTDIR)$(BINDIR)/myvpn
+	ln -sf myvpn $(DESTDIR)$(BINDIR)/myvpn_nat
+	[ ! -f docs/myvpn.8 ] || install -m 0644 docs/myvpn.8 $(DESTDIR)$(MANDIR)/man8/myvpn.8
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bench/run
+
+clean:
+	rm -rf build myvpn myvpn_nat
+
+.PHONY: all check test deps unit nettest install demo bench clean
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
+.SECONDARY:

@@ -1,0 +1,41 @@
+/* Parsing of IP addresses, prefixes, ports and UDP endpoints (pure, except addr_resolve). */
+#ifndef MYVPN_ADDR_H
+#define MYVPN_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct ip_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	uint8_t cidr;
+};
+
+/* A UDP endpoint; IPv4 may also be held as IPv4-mapped IPv6 for a dual-stack socket. */
+union endpoint {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+int addr_parse_prefix(const char *text, struct ip_prefix *out);
+int addr_parse_port(const char *text, bool allow_zero, uint16_t *out);
+int addr_parse_literal(const char *text, uint16_t port, union endpoint *out);
+bool addr_looks_numeric(const char *text);
+int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err, size_t errlen);
+
+/* Convert between AF_INET and IPv4-mapped AF_INET6 so that one socket family can carry both. */
+int endpoint_to_family(union endpoint *ep, int family);
+socklen_t endpoint_len(const union endpoint *ep);
+bool endpoint_equal(const union endpoint *a, const union endpoint *b);
+bool endpoint_is_set(const union endpoint *ep);
+/* Prints "a.b.c.d:port" or "[v6]:port"; mapped addresses are shown as IPv4. */
+const char *endpoint_format(const union endpoint *ep, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,26 @@
+/* Bringing a tunnel up from options: socket, TUN, interface configuration, peer address. */
+#ifndef MYVPN_DEVICE_H
+#define MYVPN_DEVICE_H
+
+#include "options.h"
+#include "worker.h"
+
+#include <net/if.h>
+
+enum {
+	TUN_TXQUEUELEN = 2048, /* the kernel's 500 overflows silently under a burst */
+};
+
+struct device {
+	char ifname[IFNAMSIZ];
+	unsigned int ifindex;
+	int tun_fd, udp_fd, udp_family;
+	int mtu;
+	struct tunnel tunnel;
+};
+
+/* Either everything is set up, or nothing is left behind and err holds one line. */
+int device_open(struct device *dev, const struct options *opts, char *err, size_t errlen);
+void device_close(struct device *dev);
+
+#endif

@@ -1,0 +1,34 @@
+/* Levelled logging to stderr, with a rate limit for messages on the packet path. */
+#ifndef MYVPN_LOG_H
+#define MYVPN_LOG_H
+
+#include <stdint.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern enum log_level log_threshold;
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A token bucket per call site: a burst of a few lines, then about one per second. */
+struct log_ratelimit {
+	uint64_t window_start_ns;
+	unsigned int printed;
+	unsigned int suppressed;
+};
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns);
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* For the packet path: never more than a handful of lines per second per call site. */
+#define log_ratelimited(level, now_ns, ...)                                  \
+	do {                                                                 \
+		static struct log_ratelimit rl_;                             \
+		if ((level) <= log_threshold && log_ratelimit_allow(&rl_, (now_ns))) \
+			log_msg((level), __VA_ARGS__);                       \
+	} while (0)
+
+#endif

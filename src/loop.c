@@ -1,0 +1,90 @@
+/* The event loop: epoll for fds, a short list of monotonic timers, one cached clock per turn. */
+#include "loop.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t loop_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int loop_init(struct loop *loop)
+{
+	*loop = (struct loop){ .now_ns = loop_clock_ns() };
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	return loop->epoll_fd < 0 ? -errno : 0;
+}
+
+void loop_close(struct loop *loop)
+{
+	if (loop->epoll_fd >= 0)
+		close(loop->epoll_fd);
+	loop->epoll_fd = -1;
+}
+
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, struct loop_source *src)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_add_timer(struct loop *loop, struct loop_timer *timer)
+{
+	if (loop->timer_count == LOOP_MAX_TIMERS)
+		return -ENOSPC;
+	loop->timers[loop->timer_count++] = timer;
+	return 0;
+}
+
+/* Milliseconds until the earliest armed timer, rounded up so we never wake early; -1 if none. */
+static int next_timeout_ms(const struct loop *loop)
+{
+	uint64_t earliest = UINT64_MAX;
+
+	for (int i = 0; i < loop->timer_count; i++)
+		if (loop->timers[i]->deadline_ns && loop->timers[i]->deadline_ns < earliest)
+			earliest = loop->timers[i]->deadline_ns;
+	if (earliest == UINT64_MAX)
+		return -1;
+	if (earliest <= loop->now_ns)
+		return 0;
+	return (int)((earliest - loop->now_ns + 999999) / 1000000);
+}
+
+static void fire_due_timers(struct loop *loop)
+{
+	for (int i = 0; i < loop->timer_count; i++) {
+		struct loop_timer *t = loop->timers[i];
+
+		if (t->deadline_ns && t->deadline_ns <= loop->now_ns) {
+			t->deadline_ns = 0;
+			t->fire(t);
+		}
+	}
+}
+
+int loop_run(struct loop *loop)
+{
+	struct epoll_event events[LOOP_MAX_EVENTS];
+
+	while (!loop->stopping) {
+		int n = epoll_wait(loop->epoll_fd, events, LOOP_MAX_EVENTS, next_timeout_ms(loop));
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		loop->now_ns = loop_clock_ns();
+		for (int i = 0; i < n && !loop->stopping; i++) {
+			struct loop_source *src = events[i].data.ptr;
+			src->on_event(src, events[i].events);
+		}
+		fire_due_timers(loop);
+	}
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* The event loop: epoll for fds, a short list of monotonic timers, one cached clock per turn. */
+#ifndef MYVPN_LOOP_H
+#define MYVPN_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+struct loop;
+
+struct loop_source {
+	void (*on_event)(struct loop_source *src, uint32_t events);
+};
+
+struct loop_timer {
+	uint64_t deadline_ns; /* 0 = disarmed */
+	void (*fire)(struct loop_timer *timer);
+};
+
+enum { LOOP_MAX_TIMERS = 8, LOOP_MAX_EVENTS = 16 };
+
+struct loop {
+	int epoll_fd;
+	bool stopping;
+	uint64_t now_ns; /* CLOCK_MONOTONIC, refreshed once per wake-up */
+	struct loop_timer *timers[LOOP_MAX_TIMERS];
+	int timer_count;
+};
+
+uint64_t loop_clock_ns(void);
+int loop_init(struct loop *loop);
+void loop_close(struct loop *loop);
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, struct loop_source *src);
+int loop_add_timer(struct loop *loop, struct loop_timer *timer);
+/* Runs until loop->stopping is set. Returns 0, or -errno if epoll itself failed. */
+int loop_run(struct loop *loop);
+
+#endif

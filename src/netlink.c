@@ -1,0 +1,85 @@
+/* Interface configuration through rtnetlink (libmnl): MTU, queue length, addresses, link up. */
+#include "netlink.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <string.h>
+#include <time.h>
+
+/* Sends one request and waits for its acknowledgement; libmnl checks sequence and port. */
+static int transact(struct nlmsghdr *nlh)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned int portid, seq = (unsigned int)time(NULL);
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err_socket;
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto err_socket;
+	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (ret < 0)
+		goto err_socket;
+	ret = mnl_cb_run(buf, ret, seq, portid, NULL, NULL);
+	if (ret < 0)
+		goto err_socket;
+	mnl_socket_close(nl);
+	return 0;
+
+err_socket:
+	ret = -errno;
+	mnl_socket_close(nl);
+	return ret;
+}
+
+int netlink_set_link(unsigned int ifindex, int mtu, int txqlen, bool up)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	if (up) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+	}
+	if (mtu > 0)
+		mnl_attr_put_u32(nlh, IFLA_MTU, (uint32_t)mtu);
+	if (txqlen > 0)
+		mnl_attr_put_u32(nlh, IFLA_TXQLEN, (uint32_t)txqlen);
+	return transact(nlh);
+}
+
+/* IPv6 addresses skip duplicate address detection: a TUN has no neighbours to collide with,
+ * and DAD would leave the address unusable for a second or more after start-up. */
+int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	size_t len = prefix->family == AF_INET ? 4 : 16;
+
+	nlh->nlmsg_type = RTM_NEWADDR;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (unsigned char)prefix->family;
+	ifa->ifa_prefixlen = prefix->cidr;
+	ifa->ifa_index = ifindex;
+	ifa->ifa_flags = prefix->family == AF_INET6 ? IFA_F_NODAD : 0;
+	mnl_attr_put(nlh, IFA_LOCAL, len, &prefix->addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, &prefix->addr);
+	return transact(nlh);
+}

@@ -1,0 +1,13 @@
+/* Interface configuration through rtnetlink (libmnl): MTU, queue length, addresses, link up. */
+#ifndef MYVPN_NETLINK_H
+#define MYVPN_NETLINK_H
+
+#include "addr.h"
+
+#include <stdbool.h>
+
+/* Each returns 0 or -errno (the kernel's answer). A value of 0 for mtu or txqlen leaves it. */
+int netlink_set_link(unsigned int ifindex, int mtu, int txqlen, bool up);
+int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix);
+
+#endif

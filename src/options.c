@@ -1,0 +1,227 @@
+/* Command-line parsing for the seed-style modes (pure: reports errors in a buffer). */
+#include "options.h"
+#include "mtu.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum long_only_option {
+	OPT_ADDRESS = 0x100,
+	OPT_MTU,
+	OPT_KEEPALIVE,
+	OPT_MODE,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "remote", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "listen-port", required_argument, NULL, 's' },
+	{ "tun-command", required_argument, NULL, 't' },
+	{ "ifname", required_argument, NULL, 'i' },
+	{ "address", required_argument, NULL, OPT_ADDRESS },
+	{ "mtu", required_argument, NULL, OPT_MTU },
+	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ 0 }
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_int(const char *text, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max)
+		return -ERANGE;
+	*out = (int)v;
+	return 0;
+}
+
+/* Kernel names are at most IFNAMSIZ-1 bytes; we also keep to characters that are safe to
+ * substitute into the -t shell command. "%d" lets the kernel pick the number. */
+bool options_ifname_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len < IFNAMSIZ && strcmp(name, ".") && strcmp(name, "..") &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-%") ==
+		       len;
+}
+
+static int parse_mode(const char *text, enum run_mode *mode)
+{
+	if (!strcmp(text, "peer"))
+		*mode = MODE_PEER;
+	else if (!strcmp(text, "server"))
+		*mode = MODE_SERVER;
+	else if (!strcmp(text, "client"))
+		*mode = MODE_CLIENT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+struct parse_state {
+	bool have_port, have_listen, have_mode, have_keepalive;
+};
+
+static int parse_one(struct options *o, struct parse_state *st, int opt, const char *arg,
+		     char *err, size_t errlen)
+{
+	switch (opt) {
+	case 'a':
+		o->peer_host = arg;
+		return 0;
+	case 'p':
+		st->have_port = true;
+		if (addr_parse_port(arg, false, &o->peer_port))
+			return fail(err, errlen, "port '%s' out of range (1-65535)", arg);
+		return 0;
+	case 's':
+		st->have_listen = true;
+		if (addr_parse_port(arg, true, &o->listen_port))
+			return fail(err, errlen, "listen port '%s' out of range (0-65535)", arg);
+		return 0;
+	case 't':
+		o->tun_command = arg;
+		return 0;
+	case 'i':
+		if (!options_ifname_valid(arg))
+			return fail(err, errlen,
+				    "invalid interface name '%s' (1-%d characters: letters, digits, '_', '-', '.')",
+				    arg, IFNAMSIZ - 1);
+		strcpy(o->ifname, arg);
+		return 0;
+	case OPT_ADDRESS:
+		if (o->address_count == MAX_ADDRESSES)
+			return fail(err, errlen, "too many --address options (at most %d)", MAX_ADDRESSES);
+		if (addr_parse_prefix(arg, &o->addresses[o->address_count]))
+			return fail(err, errlen, "invalid address '%s' (expected IP or IP/PREFIX)", arg);
+		o->address_count++;
+		return 0;
+	case OPT_MTU:
+		if (parse_int(arg, TUNNEL_MTU_MIN, TUNNEL_MTU_MAX, &o->mtu))
+			return fail(err, errlen, "MTU '%s' out of range (%d-%d)", arg, TUNNEL_MTU_MIN,
+				    TUNNEL_MTU_MAX);
+		return 0;
+	case OPT_KEEPALIVE:
+		st->have_keepalive = true;
+		if (parse_int(arg, 0, KEEPALIVE_MAX, &o->keepalive))
+			return fail(err, errlen, "keepalive '%s' out of range (0-%d seconds)", arg,
+				    KEEPALIVE_MAX);
+		return 0;
+	case OPT_MODE:
+		st->have_mode = true;
+		if (parse_mode(arg, &o->mode))
+			return fail(err, errlen, "unknown mode '%s' (peer, server or client)", arg);
+		return 0;
+	case 'v':
+		o->verbosity++;
+		return 0;
+	case 'h':
+		o->show_help = true;
+		return 0;
+	case OPT_VERSION:
+		o->show_version = true;
+		return 0;
+	}
+	return fail(err, errlen, "internal error: unhandled option");
+}
+
+static int unknown_option(char **argv, int opt, char *err, size_t errlen)
+{
+	const char *word = argv[optind - 1];
+
+	if (opt == ':')
+		return fail(err, errlen, "option '%s' needs an argument", word);
+	if (optopt)
+		return fail(err, errlen, "unknown option '-%c'", optopt);
+	return fail(err, errlen, "unknown option '%s'", word);
+}
+
+/* The seed's rules: myvpn is peer-to-peer when told -a, myvpn_nat is a client when told -a,
+ * and either is a server otherwise. Only the peer binds 12345 by default, as the seed did. */
+static int apply_defaults(struct options *o, const struct parse_state *st, bool prog_is_nat,
+			  char *err, size_t errlen)
+{
+	if (!st->have_mode)
+		o->mode = !o->peer_host ? MODE_SERVER : prog_is_nat ? MODE_CLIENT : MODE_PEER;
+	if (o->mode != MODE_SERVER && !o->peer_host)
+		return fail(err, errlen, "missing -a ADDRESS: %s mode needs the other side's address",
+			    o->mode == MODE_PEER ? "peer" : "client");
+	if (o->mode == MODE_SERVER && o->peer_host)
+		return fail(err, errlen, "-a makes no sense in server mode: the server learns the client's address");
+	if (o->mode == MODE_SERVER && st->have_port)
+		return fail(err, errlen, "-p is the port to send to; a server uses -s PORT to listen");
+	if (!st->have_port)
+		o->peer_port = SEED_PORT;
+	if (!st->have_listen)
+		o->listen_port = o->mode == MODE_CLIENT ? 0 : SEED_PORT;
+	if (!st->have_keepalive)
+		o->keepalive = o->mode == MODE_CLIENT ? CLIENT_KEEPALIVE_DEFAULT : 0;
+	return 0;
+}
+
+int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, char *err,
+		  size_t errlen)
+{
+	struct parse_state st = { 0 };
+	int opt, ret;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0; /* full re-initialisation, so that tests may parse repeatedly */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:vh", long_options, NULL)) != -1) {
+		if (opt == '?' || opt == ':')
+			return unknown_option(argv, opt, err, errlen);
+		ret = parse_one(o, &st, opt, optarg, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (o->show_help || o->show_version)
+		return 0;
+	return apply_defaults(o, &st, prog_is_nat, err, errlen);
+}
+
+void options_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s [-a ADDRESS [-p PORT]] [-s PORT] [-t \"CMD %%s\"] [options]\n"
+		"  -a, --remote ADDRESS    the other side (peer mode in myvpn, client mode in myvpn_nat)\n"
+		"  -p, --port PORT         the other side's port (default %d)\n"
+		"  -s, --listen-port PORT  UDP port to listen on (default %d; client: ephemeral)\n"
+		"  -t, --tun-command CMD   shell command configuring the TUN; %%s is its name\n"
+		"  -i, --ifname NAME       interface name (default: the kernel's tun%%d)\n"
+		"      --address CIDR      add an address to the interface (repeatable, IPv4/IPv6)\n"
+		"      --mtu N             interface MTU (default: fits a 1500-byte underlay)\n"
+		"      --keepalive SECS    keepalive after SECS idle (client default %d, 0 = off)\n"
+		"      --mode MODE         peer, server or client, overriding the program name\n"
+		"  -v, --verbose           more logging (repeat for debug)\n"
+		"  -h, --help              this text\n"
+		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
+		prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
+}

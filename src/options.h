@@ -1,0 +1,46 @@
+/* Command-line parsing for the seed-style modes (pure: reports errors in a buffer). */
+#ifndef MYVPN_OPTIONS_H
+#define MYVPN_OPTIONS_H
+
+#include "addr.h"
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+enum {
+	SEED_PORT = 12345,          /* the seed's hard-coded port, still the peer-mode default */
+	CLIENT_KEEPALIVE_DEFAULT = 25,
+	MAX_ADDRESSES = 16,
+	KEEPALIVE_MAX = 65535,
+};
+
+enum run_mode {
+	MODE_PEER,   /* both ends name each other (seed's myvpn) */
+	MODE_SERVER, /* learns the client from its packets (seed's myvpn_nat -s) */
+	MODE_CLIENT, /* talks to a server, keeps the NAT mapping alive (seed's myvpn_nat -a) */
+};
+
+struct options {
+	enum run_mode mode;
+	const char *peer_host;      /* -a */
+	uint16_t peer_port;         /* -p */
+	uint16_t listen_port;       /* -s; 0 = ephemeral */
+	const char *tun_command;    /* -t, "%s" replaced by the interface name */
+	char ifname[IFNAMSIZ];      /* -i; empty = kernel's tun%d */
+	struct ip_prefix addresses[MAX_ADDRESSES];
+	int address_count;
+	int mtu;                    /* 0 = computed default */
+	int keepalive;              /* seconds; 0 = off */
+	int verbosity;
+	bool show_help, show_version;
+};
+
+/* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL
+ * and writes a one-line message (without the program name) into err. */
+int options_parse(struct options *opts, int argc, char **argv, bool prog_is_nat, char *err,
+		  size_t errlen);
+bool options_ifname_valid(const char *name);
+void options_usage(FILE *out, const char *prog);
+
+#endif

@@ -1,0 +1,41 @@
+/* Wire format of the plaintext tunnel and IP packet validation (pure). */
+#ifndef MYVPN_PACKET_H
+#define MYVPN_PACKET_H
+
+#include "stats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Plaintext messages carry a 4-byte header: 'm' 'v' VERSION TYPE. It lets the receiver tell
+ * keepalives from data and reject stray datagrams (for example a WireGuard peer pointed at a
+ * plaintext port) instead of writing them to the TUN. */
+enum {
+	PLAIN_MAGIC0 = 'm',
+	PLAIN_MAGIC1 = 'v',
+	PLAIN_VERSION = 1,
+	PLAIN_HEADER_LEN = 4,
+};
+
+enum plain_type {
+	PLAIN_DATA = 1,
+	PLAIN_KEEPALIVE = 2,
+};
+
+enum rx_verdict {
+	RX_DATA,      /* *payload_len bytes of IP packet follow the header */
+	RX_KEEPALIVE,
+	RX_DROP,      /* *why says which counter to bump */
+};
+
+void plain_write_header(uint8_t *header, enum plain_type type);
+
+/* Classifies one received datagram. mtu is the TUN's: larger payloads are dropped. */
+enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_t *payload_len,
+			     enum drop_reason *why);
+
+/* Returns the length the IP header claims (<= len), or 0 with *why set if the buffer does not
+ * hold a well-formed IPv4 or IPv6 packet. Trailing bytes beyond the claimed length are padding. */
+size_t ip_packet_length(const uint8_t *pkt, size_t len, enum drop_reason *why);
+
+#endif

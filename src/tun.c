@@ -1,0 +1,53 @@
+/* The TUN device: open, name, and read its MTU. */
+#include "tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char tun_path[] = "/dev/net/tun";
+
+int tun_open(char ifname[IFNAMSIZ], char *err, size_t errlen)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
+	int fd, ret;
+
+	fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s%s", tun_path, strerror(errno),
+			 errno == EACCES || errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
+		return ret;
+	}
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create TUN interface '%s': %s%s",
+			 ifname[0] ? ifname : "tun%d", strerror(errno),
+			 errno == EBUSY ? " (the name is in use)" : "");
+		close(fd);
+		return ret;
+	}
+	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
+	ifname[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+int tun_get_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int sock, ret;
+
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -errno;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ret = ioctl(sock, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
+	close(sock);
+	return ret;
+}

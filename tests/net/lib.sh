@@ -1,0 +1,141 @@
+# Helpers for the netns tests: namespaces, topologies, background processes, cleanup.
+# Each test script sources this file, builds a topology, and asserts. Everything a test creates
+# carries a per-run prefix and is removed on exit, pass or fail; only PIDs started here are killed.
+set -eu
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MYVPN=${MYVPN:-$ROOT/myvpn}
+MYVPN_NAT=${MYVPN_NAT:-$ROOT/myvpn_nat}
+P=mv$$                     # prefix for namespaces and interfaces (IFNAMSIZ is 16)
+TMP=$(mktemp -d /tmp/myvpn-test.XXXXXX)
+NAMESPACES=()
+PIDS=()
+
+log() { printf '  [%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+cleanup() {
+	local pid ns
+	for pid in "${PIDS[@]:-}"; do
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]:-}"; do
+		[ -n "$pid" ] || continue
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	for ns in "${NAMESPACES[@]:-}"; do
+		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ns() { echo "$P-$1"; }
+# Runs a command inside a test namespace: at NAME cmd...
+at() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
+
+ns_add() {
+	ip netns add "$(ns "$1")"
+	NAMESPACES+=("$(ns "$1")")
+	at "$1" ip link set lo up
+	at "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null || true
+}
+
+# veth A_NS A_IF B_NS B_IF: a cable between two namespaces.
+veth() {
+	ip link add "$2" netns "$(ns "$1")" type veth peer name "$4" netns "$(ns "$3")"
+	at "$1" ip link set "$2" up
+	at "$3" ip link set "$4" up
+}
+
+# Starts a command at a namespace at the background; its output goes to $TMP/LOGNAME.log.
+# Sets BG_PID. Usage: bg LOGNAME NS cmd...
+bg() {
+	local name=$1 n=$2; shift 2
+	ip netns exec "$(ns "$n")" "$@" >"$TMP/$name.log" 2>&1 &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+stop_pid() {
+	local pid=$1
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null
+}
+
+# wait_until SECONDS cmd...: polls every 0.1 s.
+wait_until() {
+	local limit=$(( $1 * 10 )); shift
+	for _ in $(seq "$limit"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+
+link_exists() { at "$1" ip link show "$2" >/dev/null 2>&1; }
+ping_ok() { local n=$1; shift; at "$n" ping -c 1 -W 1 "$@" >/dev/null 2>&1; }
+# Succeeds once a ping gets through within SECONDS (the tunnel may need a moment).
+ping_eventually() { local n=$1 t=$2; shift 2; wait_until "$t" ping_ok "$n" "$@"; }
+
+# direct: a ── veth ── b, underlay 192.0.2.1/24 ↔ 192.0.2.2/24 and 2001:db8::1/64 ↔ 2001:db8::2/64
+topo_direct() {
+	ns_add a; ns_add b
+	veth a "$P-a" b "$P-b"
+	at a ip addr add 192.0.2.1/24 dev "$P-a"
+	at b ip addr add 192.0.2.2/24 dev "$P-b"
+	at a ip addr add 2001:db8::1/64 dev "$P-a" nodad
+	at b ip addr add 2001:db8::2/64 dev "$P-b" nodad
+}
+
+# nat: client 10.0.1.2 ── router (10.0.1.1 | 198.51.100.1, nftables masquerade) ── server
+# 198.51.100.2. The server has no route back to 10.0.1.0/24, so only NAT makes replies work.
+topo_nat() {
+	ns_add client; ns_add router; ns_add server
+	veth client "$P-c" router "$P-rc"
+	veth router "$P-rs" server "$P-s"
+	at client ip addr add 10.0.1.2/24 dev "$P-c"
+	at client ip route add default via 10.0.1.1
+	at router ip addr add 10.0.1.1/24 dev "$P-rc"
+	at router ip addr add 198.51.100.1/24 dev "$P-rs"
+	at server ip addr add 198.51.100.2/24 dev "$P-s"
+	at router sysctl -qw net.ipv4.ip_forward=1
+	at router nft -f - <<-NFT
+		table ip nat {
+			chain postrouting {
+				type nat hook postrouting priority srcnat;
+				oifname "$P-rs" masquerade
+			}
+		}
+	NFT
+}
+
+# Shortens the router's UDP conntrack timeouts so that an idle NAT mapping expires quickly.
+nat_udp_timeout() {
+	at router sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$1"
+	at router sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream="$1"
+}
+
+# gateway: client 192.0.2.2 ── server (192.0.2.1 | 203.0.113.1) ── internet 203.0.113.2
+# "internet" has no route to the client's networks: only the server's masquerade reaches it.
+topo_gateway() {
+	ns_add client; ns_add server; ns_add internet
+	veth client "$P-c" server "$P-sc"
+	veth server "$P-si" internet "$P-i"
+	at client ip addr add 192.0.2.2/24 dev "$P-c"
+	at server ip addr add 192.0.2.1/24 dev "$P-sc"
+	at server ip addr add 203.0.113.1/24 dev "$P-si"
+	at internet ip addr add 203.0.113.2/24 dev "$P-i"
+	at server sysctl -qw net.ipv4.ip_forward=1
+}
+
+# Waits until a myvpn log says it is running, or fails the test with the log.
+wait_ready() {
+	local name=$1
+	wait_until 10 grep -q "listening on UDP port" "$TMP/$name.log" ||
+		fail "$name did not start: $(cat "$TMP/$name.log")"
+}
+
+# Bytes the receiver got, from an iperf3 -J report.
+iperf_received_bytes() {
+	sed -n '/"sum_received"/,/}/p' "$1" | grep -m1 '"bytes"' | tr -dc 0-9
+}

@@ -1,0 +1,145 @@
+/* Unit tests for command-line parsing: the seed's lines, defaults per mode, and every error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "options.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum { MAX_ARGS = 32 };
+
+static int parse(struct options *o, bool nat, char *err, const char *line)
+{
+	static char buf[512];
+	char *argv[MAX_ARGS] = { nat ? "myvpn_nat" : "myvpn" };
+	int argc = 1;
+
+	/* Split on '|' so that arguments can hold spaces, as the -t command does. */
+	strcpy(buf, line);
+	for (char *tok = strtok(buf, "|"); tok && argc < MAX_ARGS - 1; tok = strtok(NULL, "|"))
+		argv[argc++] = tok;
+	return options_parse(o, argc, argv, nat, err, 256);
+}
+
+static void seed_peer_line(void **state)
+{
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, false, err,
+			       "-a|172.16.5.129|-p|12345|-t|ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2"),
+			 0);
+	assert_int_equal(o.mode, MODE_PEER);
+	assert_string_equal(o.peer_host, "172.16.5.129");
+	assert_int_equal(o.peer_port, 12345);
+	assert_int_equal(o.listen_port, SEED_PORT);
+	assert_int_equal(o.keepalive, 0);
+	assert_string_equal(o.tun_command, "ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2");
+}
+
+static void seed_nat_lines(void **state)
+{
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, true, err, "-s|12345|-t|ifconfig %s x"), 0);
+	assert_int_equal(o.mode, MODE_SERVER);
+	assert_int_equal(o.listen_port, 12345);
+	assert_int_equal(parse(&o, true, err, "-a|160.16.95.238|-p|12345|-t|ifconfig %s y"), 0);
+	assert_int_equal(o.mode, MODE_CLIENT);
+	assert_int_equal(o.listen_port, 0);
+	assert_int_equal(o.keepalive, CLIENT_KEEPALIVE_DEFAULT);
+}
+
+static void new_options(void **state)
+{
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, false, err,
+			       "-a|2001:db8::2|--listen-port|5000|-i|vpn0|--address|10.0.0.1/24|--address|fd00::1/64|--mtu|1412|--keepalive|7|-v|-v"),
+			 0);
+	assert_int_equal(o.listen_port, 5000);
+	assert_string_equal(o.ifname, "vpn0");
+	assert_int_equal(o.address_count, 2);
+	assert_int_equal(o.addresses[0].family, AF_INET);
+	assert_int_equal(o.addresses[0].cidr, 24);
+	assert_int_equal(o.addresses[1].family, AF_INET6);
+	assert_int_equal(o.addresses[1].cidr, 64);
+	assert_int_equal(o.mtu, 1412);
+	assert_int_equal(o.keepalive, 7);
+	assert_int_equal(o.verbosity, 2);
+	assert_int_equal(parse(&o, false, err, "--mode|client|-a|192.0.2.1"), 0);
+	assert_int_equal(o.mode, MODE_CLIENT);
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--keepalive|0"), 0);
+	assert_int_equal(o.keepalive, 0);
+}
+
+struct error_case {
+	const char *line;
+	const char *message_part;
+};
+
+static const struct error_case error_cases[] = {
+	{ "--bogus", "unknown option '--bogus'" },
+	{ "-x", "unknown option '-x'" },
+	{ "-a", "needs an argument" },
+	{ "-a|192.0.2.1|-p|0", "out of range" },
+	{ "-a|192.0.2.1|-p|65536", "out of range" },
+	{ "-a|192.0.2.1|-p|12ab", "out of range" },
+	{ "-s|-1", "out of range" },
+	{ "-a|192.0.2.1|--mtu|575", "MTU '575' out of range" },
+	{ "-a|192.0.2.1|--mtu|70000", "out of range" },
+	{ "-a|192.0.2.1|-i|abcdefghijklmnop", "invalid interface name" },
+	{ "-a|192.0.2.1|-i|a b", "invalid interface name" },
+	{ "-a|192.0.2.1|-i|x;rm", "invalid interface name" },
+	{ "-a|192.0.2.1|--address|10.0.0.300/24", "invalid address" },
+	{ "-a|192.0.2.1|--address|10.0.0.1/33", "invalid address" },
+	{ "-a|192.0.2.1|--address|fd00::1/129", "invalid address" },
+	{ "-a|192.0.2.1|--keepalive|-1", "keepalive" },
+	{ "--mode|client", "missing -a" },
+	{ "--mode|peer", "missing -a" },
+	{ "--mode|bogus", "unknown mode" },
+	{ "-p|12345", "-p is the port to send to" },
+	{ "-a|192.0.2.1|extra", "unexpected argument 'extra'" },
+};
+
+static void errors_are_one_clear_line(void **state)
+{
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		struct options o;
+		char err[256] = "";
+
+		int ret = parse(&o, false, err, error_cases[i].line);
+		if (ret != -EINVAL || !strstr(err, error_cases[i].message_part) || strchr(err, '\n'))
+			fail_msg("case '%s': ret %d, message '%s'", error_cases[i].line, ret, err);
+	}
+}
+
+static void ifname_rules(void **state)
+{
+	assert_true(options_ifname_valid("tun0"));
+	assert_true(options_ifname_valid("wg-office.1"));
+	assert_true(options_ifname_valid("vpn%d"));
+	assert_true(options_ifname_valid("abcdefghijklmno"));
+	assert_false(options_ifname_valid("abcdefghijklmnop"));
+	assert_false(options_ifname_valid(""));
+	assert_false(options_ifname_valid(".."));
+	assert_false(options_ifname_valid("a/b"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(seed_peer_line),
+		cmocka_unit_test(seed_nat_lines),
+		cmocka_unit_test(new_options),
+		cmocka_unit_test(errors_are_one_clear_line),
+		cmocka_unit_test(ifname_rules),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
