@@ -65,7 +65,7 @@ static int run_hook(struct device *dev, const char *template, char *err, size_t 
 		snprintf(err, errlen, "-t command is too long");
 		return -ENAMETOOLONG;
 	}
-	log_info("running: %s", command);
+	log_debug("running: %s", command);
 	ret = hook_run(command);
 	if (ret) {
 		snprintf(err, errlen, "-t command failed (%s %d): %s", ret < 0 ? "error" : "status",

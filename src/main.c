@@ -128,7 +128,7 @@ int main(int argc, char **argv)
 		printf("myvpn %s\n", MYVPN_VERSION);
 		return 0;
 	}
-	log_threshold = opts.verbosity >= 2 ? LOG_DEBUG : LOG_INFO;
+	log_threshold = opts.verbosity >= 1 ? LOG_DEBUG : LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);
 	if (device_open(&dev, &opts, err, sizeof(err))) {
 		fprintf(stderr, "%s: error: %s\n", prog, err);
