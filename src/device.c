@@ -24,10 +24,10 @@ static int resolve_peer(struct device *dev, const struct options *opts, char *er
 
 	if (!opts->peer_host)
 		return 0;
-	ret = addr_resolve(opts->peer_host, opts->peer_port, &dev->tunnel.endpoint, err, errlen);
+	ret = addr_resolve(opts->peer_host, opts->peer_port, &dev->peer, err, errlen);
 	if (ret)
 		return ret;
-	if (endpoint_to_family(&dev->tunnel.endpoint, dev->udp_family)) {
+	if (endpoint_to_family(&dev->peer, dev->udp_family)) {
 		snprintf(err, errlen, "cannot reach IPv6 address '%s': IPv6 is unavailable here",
 			 opts->peer_host);
 		return -EAFNOSUPPORT;
@@ -106,8 +106,7 @@ int device_open(struct device *dev, const struct options *opts, char *err, size_
 {
 	int ret;
 
-	*dev = (struct device){ .tun_fd = -1, .udp_fd = -1, .tunnel.mode = opts->mode,
-				.tunnel.keepalive_ns = (uint64_t)opts->keepalive * 1000000000ull };
+	*dev = (struct device){ .tun_fd = -1, .udp_fd = -1 };
 	err[0] = '\0';
 	ret = dev->udp_fd = udp_open(opts->listen_port, &dev->udp_family, err, errlen);
 	if (ret < 0)

@@ -3,7 +3,6 @@
 #define MYVPN_DEVICE_H
 
 #include "options.h"
-#include "worker.h"
 
 #include <net/if.h>
 
@@ -16,7 +15,7 @@ struct device {
 	unsigned int ifindex;
 	int tun_fd, udp_fd, udp_family;
 	int mtu;
-	struct tunnel tunnel;
+	union endpoint peer; /* resolved -a, in the socket's family; unset if none */
 };
 
 /* Either everything is set up, or nothing is left behind and err holds one line. */

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "loop.h"
 #include "options.h"
+#include "plain.h"
 #include "udp.h"
 #include "worker.h"
 
@@ -71,7 +72,7 @@ static void announce(const struct device *dev, const struct options *opts, int p
 	log_info("%s mode on %s, MTU %d, listening on UDP port %d", mode_name(opts->mode), dev->ifname,
 		 dev->mtu, port);
 	if (opts->peer_host)
-		log_info("peer %s", endpoint_format(&dev->tunnel.endpoint, buf, sizeof(buf)));
+		log_info("peer %s", endpoint_format(&dev->peer, buf, sizeof(buf)));
 	if (opts->keepalive)
 		log_info("keepalive every %d s of silence", opts->keepalive);
 }
@@ -80,24 +81,25 @@ static int run(struct device *dev, const struct options *opts)
 {
 	struct loop loop;
 	struct worker worker;
+	struct plain_tunnel plain;
 	struct signals sig = { .fd = -1, .loop = &loop, .worker = &worker };
 	int ret;
 
 	ret = loop_init(&loop);
 	if (ret)
 		return ret;
-	ret = worker_init(&worker, &loop, &dev->tunnel, dev->tun_fd, dev->udp_fd, dev->udp_family,
-			  (size_t)dev->mtu);
+	plain_init(&plain, opts->mode, &dev->peer, opts->keepalive);
+	ret = worker_init(&worker, &loop, &plain_ops, &plain, dev->tun_fd, dev->udp_fd,
+			  dev->udp_family, (size_t)dev->mtu);
 	if (ret)
 		goto out_loop;
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;
 	announce(dev, opts, udp_local_port(dev->udp_fd));
-	/* The client speaks first: that opens the NAT mapping and tells the server where it is. */
-	if (opts->mode == MODE_CLIENT)
-		worker_send_keepalive(&worker);
-	ret = loop_run(&loop);
+	ret = plain_start(&plain, &worker);
+	if (!ret)
+		ret = loop_run(&loop);
 	stats_print(&worker.stats, stderr);
 	close(sig.fd);
 out_worker:

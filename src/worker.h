@@ -1,11 +1,11 @@
 /* A data-path worker: owns its TUN fd, UDP socket and batch buffers, and moves packets between
- * them in batches. Several workers (one per core) can later share one tunnel. */
+ * them in batches. What a packet looks like on the wire is the tunnel's business (tunnel_ops):
+ * plaintext framing or the WireGuard protocol, on the same engine. */
 #ifndef MYVPN_WORKER_H
 #define MYVPN_WORKER_H
 
 #include "addr.h"
 #include "loop.h"
-#include "options.h"
 #include "stats.h"
 
 #include <stdbool.h>
@@ -15,15 +15,23 @@
 enum {
 	WORKER_BATCH = 64,
 	SLOT_SIZE = 65536,  /* any IP packet fits, whatever MTU the user sets later */
-	SLOT_HEADROOM = 64, /* room to prepend our header without moving the packet */
+	SLOT_HEADROOM = 64, /* room to prepend a header without moving the packet */
+	SLOT_TAILROOM = 64, /* room for padding and an authentication tag */
+	SLOT_MAX_PACKET = SLOT_SIZE - SLOT_HEADROOM - SLOT_TAILROOM,
 };
 
-/* The other side of the tunnel. */
-struct tunnel {
-	enum run_mode mode;
-	union endpoint endpoint; /* in the socket's family; unset until a server hears a client */
-	uint64_t keepalive_ns;   /* 0 = off */
-	uint64_t last_tx_ns;     /* last datagram of any kind sent */
+struct worker;
+
+struct tunnel_ops {
+	/* Frames the IP packet at pkt in place (SLOT_HEADROOM bytes free before it, SLOT_TAILROOM
+	 * after). Returns the datagram's length with *dgram and *to set, or 0 if the packet was
+	 * dropped (and counted) or kept for later. */
+	size_t (*encap)(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
+			const union endpoint **to);
+	/* Consumes one received datagram (which it may modify). Returns the length of an IP packet
+	 * at *ip to write to the TUN, or 0 when there is nothing to write. */
+	size_t (*decap)(struct worker *w, uint8_t *dgram, size_t len, const union endpoint *from,
+			uint8_t **ip);
 };
 
 struct packet_batch {
@@ -35,19 +43,23 @@ struct packet_batch {
 
 struct worker {
 	struct loop *loop;
-	struct tunnel *tunnel;
+	const struct tunnel_ops *ops;
+	void *tunnel; /* the ops' own state */
 	int tun_fd, udp_fd, udp_family;
 	size_t mtu;
 	struct loop_source tun_source, udp_source;
-	struct loop_timer keepalive_timer;
 	struct packet_batch tx, rx;
 	struct stats stats;
 };
 
-int worker_init(struct worker *w, struct loop *loop, struct tunnel *tunnel, int tun_fd,
-		int udp_fd, int udp_family, size_t mtu);
+int worker_init(struct worker *w, struct loop *loop, const struct tunnel_ops *ops, void *tunnel,
+		int tun_fd, int udp_fd, int udp_family, size_t mtu);
 void worker_free(struct worker *w);
-/* Sends one keepalive now if the peer's address is known. */
-void worker_send_keepalive(struct worker *w);
+/* Sends one datagram now (handshakes, keepalives); returns 0 or -errno. Counts it. */
+int worker_send(struct worker *w, const void *data, size_t len, const union endpoint *to);
+/* Writes one IP packet to the TUN (packets released after a handshake). */
+void worker_write_tun(struct worker *w, const uint8_t *pkt, size_t len);
+/* Counts a dropped packet, with a rate-limited debug line. */
+void worker_drop(struct worker *w, enum drop_reason why);
 
 #endif
