@@ -176,3 +176,18 @@ const char *endpoint_format(const union endpoint *ep, char *buf, size_t len)
 	}
 	return buf;
 }
+
+void addr_prefix_mask(struct ip_prefix *p)
+{
+	uint8_t *bytes = (uint8_t *)&p->addr;
+	int len = p->family == AF_INET ? 4 : 16;
+
+	for (int i = 0; i < len; i++) {
+		int bits = p->cidr - i * 8;
+
+		if (bits <= 0)
+			bytes[i] = 0;
+		else if (bits < 8)
+			bytes[i] &= (uint8_t)(0xff << (8 - bits));
+	}
+}

@@ -28,6 +28,8 @@ int addr_parse_prefix(const char *text, struct ip_prefix *out);
 int addr_parse_port(const char *text, bool allow_zero, uint16_t *out);
 int addr_parse_literal(const char *text, uint16_t port, union endpoint *out);
 bool addr_looks_numeric(const char *text);
+/* Clears the host bits: 10.1.2.3/8 becomes 10.0.0.0/8. */
+void addr_prefix_mask(struct ip_prefix *p);
 int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err, size_t errlen);
 
 /* Convert between AF_INET and IPv4-mapped AF_INET6 so that one socket family can carry both. */

@@ -91,7 +91,7 @@ static int configure_interface(struct device *dev, const struct options *opts, c
 		ret = run_hook(dev, opts->tun_command, err, errlen);
 	if (ret)
 		goto fail;
-	ret = netlink_set_link(dev->ifindex, opts->tun_command ? opts->mtu : 0, 0, true);
+	ret = netlink_set_link(dev->ifindex, opts->tun_command && opts->mtu_set ? opts->mtu : 0, 0, true);
 	if (ret)
 		goto fail;
 	dev->mtu = tun_get_mtu(dev->ifname);

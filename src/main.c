@@ -1,10 +1,15 @@
-/* myvpn: wires options, device, worker and event loop together. */
+/* myvpn: wires options, device, tunnel (plaintext or WireGuard), worker and event loop. */
+#include "config.h"
 #include "device.h"
+#include "keys.h"
 #include "log.h"
 #include "loop.h"
+#include "mtu.h"
+#include "netlink.h"
 #include "options.h"
 #include "plain.h"
 #include "udp.h"
+#include "wg_config.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -17,13 +22,22 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define MYVPN_VERSION "0.1.0"
+#define MYVPN_VERSION "0.2.0"
 
 struct signals {
 	struct loop_source source;
 	int fd;
 	struct loop *loop;
 	struct worker *worker;
+};
+
+/* The tunnel behind the worker: its ops, its state, and how to start it. */
+struct tunnel {
+	const struct tunnel_ops *ops;
+	struct plain_tunnel plain;
+	struct wg_device wg;
+	struct config cfg; /* encrypted mode: what the tunnel was built from */
+	const char *config_file;
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -64,10 +78,17 @@ static const char *mode_name(enum run_mode mode)
 	return mode == MODE_PEER ? "peer-to-peer" : mode == MODE_SERVER ? "server" : "client";
 }
 
-static void announce(const struct device *dev, const struct options *opts, int port)
+static void announce(const struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
+	int port = udp_local_port(dev->udp_fd);
 
+	if (t->ops == &wg_ops) {
+		wgcrypto_key_to_base64(buf, t->wg.identity.public_key);
+		log_info("encrypted mode (WireGuard protocol) on %s, MTU %d, listening on UDP port %d, public key %s",
+			 dev->ifname, dev->mtu, port, buf);
+		return;
+	}
 	log_warn("plaintext mode: traffic is NEITHER encrypted NOR authenticated; anyone on the path can read and forge it");
 	log_info("%s mode on %s, MTU %d, listening on UDP port %d", mode_name(opts->mode), dev->ifname,
 		 dev->mtu, port);
@@ -77,27 +98,31 @@ static void announce(const struct device *dev, const struct options *opts, int p
 		log_info("keepalive every %d s of silence", opts->keepalive);
 }
 
-static int run(struct device *dev, const struct options *opts)
+static int tunnel_start(struct tunnel *t, struct worker *w)
+{
+	return t->ops == &wg_ops ? wg_device_start(&t->wg, w) : plain_start(&t->plain, w);
+}
+
+static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	struct loop loop;
 	struct worker worker;
-	struct plain_tunnel plain;
 	struct signals sig = { .fd = -1, .loop = &loop, .worker = &worker };
+	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
 
 	ret = loop_init(&loop);
 	if (ret)
 		return ret;
-	plain_init(&plain, opts->mode, &dev->peer, opts->keepalive);
-	ret = worker_init(&worker, &loop, &plain_ops, &plain, dev->tun_fd, dev->udp_fd,
-			  dev->udp_family, (size_t)dev->mtu);
+	ret = worker_init(&worker, &loop, t->ops, state, dev->tun_fd, dev->udp_fd, dev->udp_family,
+			  (size_t)dev->mtu);
 	if (ret)
 		goto out_loop;
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;
-	announce(dev, opts, udp_local_port(dev->udp_fd));
-	ret = plain_start(&plain, &worker);
+	announce(dev, opts, t);
+	ret = tunnel_start(t, &worker);
 	if (!ret)
 		ret = loop_run(&loop);
 	stats_print(&worker.stats, stderr);
@@ -109,34 +134,156 @@ out_loop:
 	return ret;
 }
 
+/* wg-quick names the interface after the file: /etc/wireguard/wg0.conf is wg0. */
+static void ifname_from_file(struct options *opts, const char *path)
+{
+	char name[IFNAMSIZ + 8] = "", *dot;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	if (opts->ifname[0] || strlen(base) >= sizeof(name))
+		return;
+	strcpy(name, base);
+	dot = strstr(name, ".conf");
+	if (dot && !dot[5])
+		*dot = '\0';
+	if (options_ifname_valid(name))
+		strcpy(opts->ifname, name);
+}
+
+static int load_config_file(struct options *opts, struct tunnel *t, char *err, size_t errlen)
+{
+	struct config_error cerr = { 0 };
+	bool exposed = false;
+	int ret = config_read_file(&t->cfg, opts->config_file, &exposed, &cerr);
+
+	if (ret) {
+		if (cerr.line)
+			snprintf(err, errlen, "%s:%d: %s", opts->config_file, cerr.line, cerr.message);
+		else
+			snprintf(err, errlen, "%s: %s", opts->config_file, cerr.message);
+		return ret;
+	}
+	if (exposed)
+		fprintf(stderr, "Warning: `%s' is world accessible\n", opts->config_file);
+	t->config_file = opts->config_file;
+	opts->listen_port = t->cfg.listen_port;
+	opts->mtu = t->cfg.mtu;
+	opts->address_count = t->cfg.address_count < MAX_ADDRESSES ? t->cfg.address_count : MAX_ADDRESSES;
+	memcpy(opts->addresses, t->cfg.addresses, sizeof(opts->addresses[0]) * (size_t)opts->address_count);
+	ifname_from_file(opts, opts->config_file);
+	return 0;
+}
+
+static int prepare_encrypted(struct options *opts, struct tunnel *t, char *err, size_t errlen)
+{
+	int ret;
+
+	t->ops = &wg_ops;
+	ret = opts->config_file ? load_config_file(opts, t, err, errlen)
+				: wg_config_from_options(&t->cfg, opts, err, errlen);
+	if (!ret && !opts->mtu)
+		opts->mtu = mtu_for_underlay(UNDERLAY_MTU_DEFAULT, WG_OVERHEAD);
+	return ret;
+}
+
+/* Routes for each peer's allowed IPs, as wg-quick adds them. A default route (/0) is left to
+ * the user or wg-quick: taking it over needs policy routing so the tunnel's own packets still
+ * reach the peer. */
+static int add_routes(const struct device *dev, const struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->peer_count; i++) {
+		for (size_t j = 0; j < cfg->peers[i].allowed_ip_count; j++) {
+			struct ip_prefix p = cfg->peers[i].allowed_ips[j];
+			int ret;
+
+			if (p.cidr == 0)
+				continue;
+			addr_prefix_mask(&p);
+			ret = netlink_add_route(dev->ifindex, &p);
+			if (ret && ret != -EEXIST) {
+				snprintf(err, errlen, "cannot add route for an allowed IP of peer %zu: %s",
+					 i + 1, strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
+
+static int setup(struct device *dev, struct options *opts, struct tunnel *t, char *err,
+		 size_t errlen)
+{
+	int ret;
+
+	if (opts->encrypted) {
+		ret = prepare_encrypted(opts, t, err, errlen);
+		if (ret)
+			return ret;
+	} else {
+		t->ops = &plain_ops;
+	}
+	ret = device_open(dev, opts, err, errlen);
+	if (ret)
+		return ret;
+	if (!opts->encrypted) {
+		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive);
+		return 0;
+	}
+	ret = wg_config_apply(&t->wg, &t->cfg, dev->udp_family, t->config_file, err, errlen);
+	if (!ret) {
+		ret = add_routes(dev, &t->cfg, err, errlen);
+		if (ret)
+			wg_device_free(&t->wg);
+	}
+	if (ret)
+		device_close(dev);
+	return ret;
+}
+
+static int parse_or_exit(struct options *opts, int argc, char **argv, const char *prog)
+{
+	char err[512];
+
+	if (options_parse(opts, argc, argv, strstr(prog, "_nat") != NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s: error: %s (see --help)\n", prog, err);
+		exit(1);
+	}
+	if (opts->show_help) {
+		options_usage(stdout, prog);
+		exit(0);
+	}
+	if (opts->show_version) {
+		printf("myvpn %s\n", MYVPN_VERSION);
+		exit(0);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
 	struct options opts;
 	struct device dev;
+	static struct tunnel tunnel;
 	const char *prog = basename(argv[0]);
 	int ret;
 
-	ret = options_parse(&opts, argc, argv, strstr(prog, "_nat") != NULL, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "%s: error: %s (see --help)\n", prog, err);
-		return 1;
-	}
-	if (opts.show_help) {
-		options_usage(stdout, prog);
-		return 0;
-	}
-	if (opts.show_version) {
-		printf("myvpn %s\n", MYVPN_VERSION);
-		return 0;
-	}
+	if (argc == 2 && !strcmp(argv[1], "genkey"))
+		return keys_genkey_main();
+	if (argc == 2 && !strcmp(argv[1], "pubkey"))
+		return keys_pubkey_main();
+	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOG_DEBUG : LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);
-	if (device_open(&dev, &opts, err, sizeof(err))) {
+	if (setup(&dev, &opts, &tunnel, err, sizeof(err))) {
+		config_free(&tunnel.cfg);
 		fprintf(stderr, "%s: error: %s\n", prog, err);
 		return 1;
 	}
-	ret = run(&dev, &opts);
+	config_free(&tunnel.cfg);
+	ret = run(&dev, &opts, &tunnel);
+	if (tunnel.ops == &wg_ops)
+		wg_device_free(&tunnel.wg);
 	device_close(&dev);
 	if (ret) {
 		fprintf(stderr, "%s: error: %s\n", prog, strerror(-ret));

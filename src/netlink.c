@@ -83,3 +83,24 @@ int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix)
 	mnl_attr_put(nlh, IFA_ADDRESS, len, &prefix->addr);
 	return transact(nlh);
 }
+
+/* A route to prefix through the interface, as wg-quick adds for each peer's allowed IPs. */
+int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)prefix->family;
+	rtm->rtm_dst_len = prefix->cidr;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put(nlh, RTA_DST, prefix->family == AF_INET ? 4 : 16, &prefix->addr);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return transact(nlh);
+}

@@ -9,5 +9,7 @@
 /* Each returns 0 or -errno (the kernel's answer). A value of 0 for mtu or txqlen leaves it. */
 int netlink_set_link(unsigned int ifindex, int mtu, int txqlen, bool up);
 int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix);
+/* prefix must have its host bits clear (the kernel refuses it otherwise). */
+int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix);
 
 #endif

@@ -15,6 +15,8 @@ enum long_only_option {
 	OPT_KEEPALIVE,
 	OPT_MODE,
 	OPT_VERSION,
+	OPT_PRIVATE_KEY,
+	OPT_PEER_KEY,
 };
 
 static const struct option long_options[] = {
@@ -30,6 +32,9 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "config", required_argument, NULL, 'c' },
+	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
+	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
 };
 
@@ -146,6 +151,15 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 	case OPT_VERSION:
 		o->show_version = true;
 		return 0;
+	case 'c':
+		o->config_file = arg;
+		return 0;
+	case OPT_PRIVATE_KEY:
+		o->private_key_file = arg;
+		return 0;
+	case OPT_PEER_KEY:
+		o->peer_key = arg;
+		return 0;
 	}
 	return fail(err, errlen, "internal error: unhandled option");
 }
@@ -163,9 +177,33 @@ static int unknown_option(char **argv, int opt, char *err, size_t errlen)
 
 /* The seed's rules: myvpn is peer-to-peer when told -a, myvpn_nat is a client when told -a,
  * and either is a server otherwise. Only the peer binds 12345 by default, as the seed did. */
+/* -c carries everything the seed-style flags would: mixing them would leave two truths. */
+static int check_encryption(struct options *o, const struct parse_state *st, char *err,
+			    size_t errlen)
+{
+	o->encrypted = o->config_file || o->private_key_file;
+	if (o->config_file && (o->peer_host || o->private_key_file || o->peer_key || st->have_port ||
+			       st->have_mode || st->have_keepalive || o->address_count || o->mtu ||
+			       st->have_listen))
+		return fail(err, errlen, "-c takes every setting from the file; drop the other tunnel options");
+	if (o->peer_key && !o->private_key_file)
+		return fail(err, errlen, "--peer-key needs --private-key FILE");
+	if (o->private_key_file && !o->peer_key)
+		return fail(err, errlen, "--private-key needs --peer-key BASE64 (the other side's public key)");
+	return 0;
+}
+
 static int apply_defaults(struct options *o, const struct parse_state *st, bool prog_is_nat,
 			  char *err, size_t errlen)
 {
+	int ret = check_encryption(o, st, err, errlen);
+
+	if (ret)
+		return ret;
+	o->mtu_set = o->mtu != 0;
+	o->listen_port_set = st->have_listen;
+	if (o->config_file)
+		return 0;
 	if (!st->have_mode)
 		o->mode = !o->peer_host ? MODE_SERVER : prog_is_nat ? MODE_CLIENT : MODE_PEER;
 	if (o->mode != MODE_SERVER && !o->peer_host)
@@ -193,7 +231,7 @@ int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, ch
 	memset(o, 0, sizeof(*o));
 	optind = 0; /* full re-initialisation, so that tests may parse repeatedly */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:vh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:c:vh", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return unknown_option(argv, opt, err, errlen);
 		ret = parse_one(o, &st, opt, optarg, err, errlen);
@@ -211,6 +249,8 @@ void options_usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"Usage: %s [-a ADDRESS [-p PORT]] [-s PORT] [-t \"CMD %%s\"] [options]\n"
+		"       %s -c FILE [-i IFNAME]\n"
+		"       %s genkey | pubkey\n"
 		"  -a, --remote ADDRESS    the other side (peer mode in myvpn, client mode in myvpn_nat)\n"
 		"  -p, --port PORT         the other side's port (default %d)\n"
 		"  -s, --listen-port PORT  UDP port to listen on (default %d; client: ephemeral)\n"
@@ -220,8 +260,11 @@ void options_usage(FILE *out, const char *prog)
 		"      --mtu N             interface MTU (default: fits a 1500-byte underlay)\n"
 		"      --keepalive SECS    keepalive after SECS idle (client default %d, 0 = off)\n"
 		"      --mode MODE         peer, server or client, overriding the program name\n"
-		"  -v, --verbose           more logging (repeat for debug)\n"
+		"  -c, --config FILE       encrypted: a wg-quick format file ([Interface], [Peer])\n"
+		"      --private-key FILE  encrypted seed-style: our private key (from 'myvpn genkey')\n"
+		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
+		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
-		prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
+		prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
 }

@@ -11,7 +11,7 @@
 enum {
 	SEED_PORT = 12345,          /* the seed's hard-coded port, still the peer-mode default */
 	CLIENT_KEEPALIVE_DEFAULT = 25,
-	MAX_ADDRESSES = 16,
+	MAX_ADDRESSES = 32,
 	KEEPALIVE_MAX = 65535,
 };
 
@@ -34,6 +34,12 @@ struct options {
 	int keepalive;              /* seconds; 0 = off */
 	int verbosity;
 	bool show_help, show_version;
+	/* Encrypted (WireGuard protocol) mode: -c FILE, or the seed-style line with keys. */
+	const char *config_file;      /* -c: a wg-quick format file */
+	const char *private_key_file; /* --private-key */
+	const char *peer_key;         /* --peer-key, base64 */
+	bool encrypted;
+	bool mtu_set, listen_port_set;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

@@ -14,6 +14,17 @@ static const char *const drop_names[DROP_REASON_COUNT] = {
 	[DROP_TUN_WRITE] = "tun_write",
 	[DROP_UDP_SEND] = "udp_send",
 	[DROP_TUN_NOT_IP] = "tun_not_ip",
+	[DROP_NO_ROUTE] = "no_route",
+	[DROP_UNKNOWN_INDEX] = "unknown_index",
+	[DROP_DECRYPT] = "decrypt",
+	[DROP_REPLAY] = "replay",
+	[DROP_KEY_EXPIRED] = "key_expired",
+	[DROP_SOURCE_NOT_ALLOWED] = "source_not_allowed",
+	[DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+	[DROP_COOKIE_SENT] = "cookie_sent",
+	[DROP_STAGED_OVERFLOW] = "staged_overflow",
+	[DROP_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+	[DROP_CRYPTO] = "crypto",
 };
 
 const char *stats_drop_reason_name(enum drop_reason reason)

@@ -16,6 +16,17 @@ enum drop_reason {
 	DROP_TUN_WRITE,      /* the kernel refused the packet on the TUN */
 	DROP_UDP_SEND,       /* sendmmsg failed (buffer full, no route, ...) */
 	DROP_TUN_NOT_IP,     /* the TUN gave us something that is not IPv4/IPv6 */
+	DROP_NO_ROUTE,       /* no peer's allowed IPs cover the destination */
+	DROP_UNKNOWN_INDEX,  /* data for a session we do not have */
+	DROP_DECRYPT,        /* authentication failed: forged, corrupted or wrong key */
+	DROP_REPLAY,         /* counter already seen or too old */
+	DROP_KEY_EXPIRED,    /* session older than REJECT_AFTER_TIME */
+	DROP_SOURCE_NOT_ALLOWED, /* inner source address not in the sender's allowed IPs */
+	DROP_HANDSHAKE_INVALID,  /* bad mac1, unknown peer, replayed or malformed handshake */
+	DROP_COOKIE_SENT,    /* handshake under load without a valid cookie: answered, not processed */
+	DROP_STAGED_OVERFLOW, /* more than 128 packets waiting for a handshake */
+	DROP_HANDSHAKE_TIMEOUT, /* waiting packets dropped after 90 s without a handshake */
+	DROP_CRYPTO,         /* the crypto library failed */
 	DROP_REASON_COUNT
 };
 

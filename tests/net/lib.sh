@@ -139,3 +139,24 @@ wait_ready() {
 iperf_received_bytes() {
 	sed -n '/"sum_received"/,/}/p' "$1" | grep -m1 '"bytes"' | tr -dc 0-9
 }
+
+# wg_keys NAME: $TMP/NAME.key and $TMP/NAME.pub, made with myvpn (checked against wg below).
+wg_keys() {
+	(umask 077; "$MYVPN" genkey >"$TMP/$1.key")
+	"$MYVPN" pubkey <"$TMP/$1.key" >"$TMP/$1.pub"
+	[ "$(wg pubkey <"$TMP/$1.key")" = "$(cat "$TMP/$1.pub")" ] || fail "myvpn pubkey disagrees with wg pubkey"
+}
+
+# start_wireguard_go NS IFNAME ADDR4 ADDR6 PORT PEER_PUB PEER_ENDPOINT ALLOWED [KEEPALIVE]
+# Runs Debian's wireguard-go in the foreground in NS, configured with wg. Sets WGGO_PID.
+start_wireguard_go() {
+	local n=$1 ifname=$2
+	bg "wggo-$ifname" "$n" env WG_PROCESS_FOREGROUND=1 wireguard-go -f "$ifname"
+	WGGO_PID=$BG_PID
+	wait_until 5 test -S "/var/run/wireguard/$ifname.sock" || fail "wireguard-go did not start: $(cat "$TMP/wggo-$ifname.log")"
+	at "$n" wg set "$ifname" private-key "$TMP/$n.key" listen-port "$5" \
+		peer "$6" endpoint "$7" allowed-ips "$8" ${9:+persistent-keepalive $9}
+	at "$n" ip addr add "$3" dev "$ifname"
+	at "$n" ip addr add "$4" dev "$ifname" nodad
+	at "$n" ip link set "$ifname" mtu 1420 up
+}
