@@ -50,6 +50,23 @@ build/unit/%: tests/unit/%.c $(SAN_LIB_OBJS) | build
 build:
 	$(Q)mkdir -p build/san build/unit
 
+# libFuzzer harnesses (clang): tests/fuzz/fuzz_NAME.c runs on tests/fuzz/corpus/NAME.
+# FUZZ_SECONDS per harness; new inputs go to build/fuzz/corpus-NAME, never into the tree.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
+
+build/fuzz/%: tests/fuzz/%.c $(filter-out src/main.c,$(SRCS))
+	$(Q)mkdir -p build/fuzz
+	$(call qecho,FUZZ,$@)clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	$(Q)for bin in $(FUZZ_BINS); do \
+		name=$${bin##*/fuzz_}; mkdir -p build/fuzz/corpus-$$name; \
+		$$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus-$$name tests/fuzz/corpus/$$name 2>&1 | tail -1 || exit 1; \
+	done
+
 unit: $(UNIT_BINS)
 	$(Q)tests/run-all --no-net $(UNIT_BINS)
 
@@ -84,6 +101,6 @@ bench: deps
 clean:
 	rm -rf build myvpn myvpn_nat
 
-.PHONY: all check test deps unit nettest install demo bench clean
+.PHONY: all check test deps unit nettest install demo bench fuzz clean
 -include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
 .SECONDARY:
