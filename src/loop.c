@@ -2,6 +2,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ uint64_t loop_clock_ns(void)
 
 int loop_init(struct loop *loop)
 {
-	*loop = (struct loop){ .now_ns = loop_clock_ns() };
+	*loop = (struct loop){ .now_ns = loop_clock_ns(), .spin_ns = LOOP_SPIN_NS_DEFAULT };
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	return loop->epoll_fd < 0 ? -errno : 0;
 }
@@ -70,16 +71,36 @@ static void fire_due_timers(struct loop *loop)
 	}
 }
 
+/* Polls without sleeping while activity is recent, yielding so that a process sharing the
+ * core (the other tunnel end, the application) is not starved; then sleeps in epoll_wait. */
+static int wait_events(struct loop *loop, struct epoll_event *events)
+{
+	int n;
+
+	while (loop->now_ns - loop->last_activity_ns < loop->spin_ns) {
+		n = epoll_wait(loop->epoll_fd, events, LOOP_MAX_EVENTS, 0);
+		if (n != 0)
+			return n;
+		sched_yield();
+		loop->now_ns = loop_clock_ns();
+		if (next_timeout_ms(loop) == 0)
+			return 0;
+	}
+	return epoll_wait(loop->epoll_fd, events, LOOP_MAX_EVENTS, next_timeout_ms(loop));
+}
+
 int loop_run(struct loop *loop)
 {
 	struct epoll_event events[LOOP_MAX_EVENTS];
 
 	while (!loop->stopping) {
-		int n = epoll_wait(loop->epoll_fd, events, LOOP_MAX_EVENTS, next_timeout_ms(loop));
+		int n = wait_events(loop, events);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		loop->now_ns = loop_clock_ns();
+		if (n > 0)
+			loop->last_activity_ns = loop->now_ns;
 		for (int i = 0; i < n && !loop->stopping; i++) {
 			struct loop_source *src = events[i].data.ptr;
 			src->on_event(src, events[i].events);
