@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@ uint64_t loop_clock_ns(void)
 int loop_init(struct loop *loop)
 {
 	*loop = (struct loop){ .now_ns = loop_clock_ns(), .spin_ns = LOOP_SPIN_NS_DEFAULT };
+	if (getenv("MYVPN_SPIN_US"))
+		loop->spin_ns = strtoull(getenv("MYVPN_SPIN_US"), NULL, 10) * 1000;
 	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	return loop->epoll_fd < 0 ? -errno : 0;
 }

@@ -1,5 +1,7 @@
 /* myvpn: wires options, device, tunnel (plaintext or WireGuard), worker and event loop. */
 #include "config.h"
+#include "control.h"
+#include "daemon.h"
 #include "device.h"
 #include "keys.h"
 #include "log.h"
@@ -38,6 +40,7 @@ struct tunnel {
 	struct wg_device wg;
 	struct config cfg; /* encrypted mode: what the tunnel was built from */
 	const char *config_file;
+	int ready_fd; /* `myvpn IFNAME` in the background: tells the waiting parent we are up */
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -84,9 +87,13 @@ static void announce(const struct device *dev, const struct options *opts, struc
 	int port = udp_local_port(dev->udp_fd);
 
 	if (t->ops == &wg_ops) {
-		wgcrypto_key_to_base64(buf, t->wg.identity.public_key);
+		if (t->wg.identity.has_identity)
+			wgcrypto_key_to_base64(buf, t->wg.identity.public_key);
+		else
+			strcpy(buf, "(none yet: set one with wg)");
 		log_info("encrypted mode (WireGuard protocol) on %s, MTU %d, listening on UDP port %d, public key %s",
 			 dev->ifname, dev->mtu, port, buf);
+		log_info("control socket %s/%s.sock", UAPI_DEFAULT_DIR, dev->ifname);
 		return;
 	}
 	log_warn("plaintext mode: traffic is NEITHER encrypted NOR authenticated; anyone on the path can read and forge it");
@@ -107,7 +114,9 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	struct loop loop;
 	struct worker worker;
+	struct control control = { 0 };
 	struct signals sig = { .fd = -1, .loop = &loop, .worker = &worker };
+	char err[512];
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
 
@@ -121,11 +130,20 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;
+	if (t->ops == &wg_ops && control_open(&control, dev, &worker, &t->wg, err, sizeof(err))) {
+		fprintf(stderr, "myvpn: error: %s\n", err);
+		ret = -EADDRINUSE;
+		goto out_signals;
+	}
 	announce(dev, opts, t);
 	ret = tunnel_start(t, &worker);
+	if (!ret && t->ready_fd >= 0)
+		daemon_ready(t->ready_fd);
 	if (!ret)
 		ret = loop_run(&loop);
 	stats_print(&worker.stats, stderr);
+	control_close(&control);
+out_signals:
 	close(sig.fd);
 out_worker:
 	worker_free(&worker);
@@ -176,11 +194,13 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 
 static int prepare_encrypted(struct options *opts, struct tunnel *t, char *err, size_t errlen)
 {
-	int ret;
+	int ret = 0;
 
 	t->ops = &wg_ops;
-	ret = opts->config_file ? load_config_file(opts, t, err, errlen)
-				: wg_config_from_options(&t->cfg, opts, err, errlen);
+	if (opts->config_file)
+		ret = load_config_file(opts, t, err, errlen);
+	else if (!opts->uapi_only)
+		ret = wg_config_from_options(&t->cfg, opts, err, errlen);
 	if (!ret && !opts->mtu)
 		opts->mtu = mtu_for_underlay(UNDERLAY_MTU_DEFAULT, WG_OVERHEAD);
 	return ret;
@@ -229,7 +249,10 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive);
 		return 0;
 	}
-	ret = wg_config_apply(&t->wg, &t->cfg, dev->udp_family, t->config_file, err, errlen);
+	if (opts->uapi_only)
+		ret = wg_device_init(&t->wg, NULL);
+	else
+		ret = wg_config_apply(&t->wg, &t->cfg, dev->udp_family, t->config_file, err, errlen);
 	if (!ret) {
 		ret = add_routes(dev, &t->cfg, err, errlen);
 		if (ret)
@@ -264,7 +287,7 @@ int main(int argc, char **argv)
 	char err[512];
 	struct options opts;
 	struct device dev;
-	static struct tunnel tunnel;
+	static struct tunnel tunnel = { .ready_fd = -1 };
 	const char *prog = basename(argv[0]);
 	int ret;
 
@@ -275,6 +298,13 @@ int main(int argc, char **argv)
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOG_DEBUG : LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);
+	if (opts.uapi_only && !opts.foreground) {
+		tunnel.ready_fd = daemon_start();
+		if (tunnel.ready_fd < 0) {
+			fprintf(stderr, "%s: error: cannot daemonize: %s\n", prog, strerror(-tunnel.ready_fd));
+			return 1;
+		}
+	}
 	if (setup(&dev, &opts, &tunnel, err, sizeof(err))) {
 		config_free(&tunnel.cfg);
 		fprintf(stderr, "%s: error: %s\n", prog, err);
@@ -285,6 +315,8 @@ int main(int argc, char **argv)
 	if (tunnel.ops == &wg_ops)
 		wg_device_free(&tunnel.wg);
 	device_close(&dev);
+	if (ret == -EADDRINUSE)
+		return 1;
 	if (ret) {
 		fprintf(stderr, "%s: error: %s\n", prog, strerror(-ret));
 		return 1;

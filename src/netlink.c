@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <stdbool.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -103,4 +104,41 @@ int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix)
 	mnl_attr_put(nlh, RTA_DST, prefix->family == AF_INET ? 4 : 16, &prefix->addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	return transact(nlh);
+}
+
+/* Link deletion watch: `ip link del IFNAME` (or wg-quick down) must stop the daemon. */
+struct mnl_socket *netlink_monitor_open(void)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	return nl;
+}
+
+static int link_event(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	unsigned int *ifindex = data;
+
+	if (nlh->nlmsg_type == RTM_DELLINK && (unsigned int)ifi->ifi_index == *ifindex)
+		*ifindex = 0;
+	return MNL_CB_OK;
+}
+
+bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	ssize_t n;
+
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		mnl_cb_run(buf, (size_t)n, 0, 0, link_event, &ifindex);
+		if (!ifindex)
+			return true;
+	}
+	return false;
 }

@@ -12,4 +12,10 @@ int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix);
 /* prefix must have its host bits clear (the kernel refuses it otherwise). */
 int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix);
 
+struct mnl_socket;
+/* A non-blocking socket that hears link events; mnl_socket_get_fd() gives its fd. */
+struct mnl_socket *netlink_monitor_open(void);
+/* Drains pending events; true if ifindex was deleted. */
+bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex);
+
 #endif

@@ -33,6 +33,7 @@ static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "config", required_argument, NULL, 'c' },
+	{ "foreground", no_argument, NULL, 'f' },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -154,6 +155,9 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 	case 'c':
 		o->config_file = arg;
 		return 0;
+	case 'f':
+		o->foreground = true;
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -222,6 +226,22 @@ static int apply_defaults(struct options *o, const struct parse_state *st, bool 
 	return 0;
 }
 
+/* `myvpn [-f] IFNAME`: everything else comes later, through the UAPI. */
+static int interface_mode(struct options *o, const struct parse_state *st, int count,
+			  char **words, char *err, size_t errlen)
+{
+	if (count > 1 || o->peer_host || o->config_file || o->private_key_file || o->peer_key ||
+	    o->tun_command || o->ifname[0] || o->address_count || o->mtu || st->have_port ||
+	    st->have_listen || st->have_mode || st->have_keepalive)
+		return fail(err, errlen, "unexpected argument '%s'", words[count > 1 ? 1 : 0]);
+	if (!options_ifname_valid(words[0]) || strchr(words[0], '%'))
+		return fail(err, errlen, "invalid interface name '%s' (1-%d characters: letters, digits, '_', '-', '.')",
+			    words[0], IFNAMSIZ - 1);
+	strcpy(o->ifname, words[0]);
+	o->uapi_only = o->encrypted = true;
+	return 0;
+}
+
 int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, char *err,
 		  size_t errlen)
 {
@@ -231,17 +251,19 @@ int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, ch
 	memset(o, 0, sizeof(*o));
 	optind = 0; /* full re-initialisation, so that tests may parse repeatedly */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:c:vh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:c:fvh", long_options, NULL)) != -1) {
 		if (opt == '?' || opt == ':')
 			return unknown_option(argv, opt, err, errlen);
 		ret = parse_one(o, &st, opt, optarg, err, errlen);
 		if (ret)
 			return ret;
 	}
-	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (o->show_help || o->show_version)
 		return 0;
+	if (optind < argc)
+		return interface_mode(o, &st, argc - optind, argv + optind, err, errlen);
+	if (o->foreground)
+		return fail(err, errlen, "-f is for `myvpn -f IFNAME`: the other modes stay in the foreground anyway");
 	return apply_defaults(o, &st, prog_is_nat, err, errlen);
 }
 
@@ -250,6 +272,7 @@ void options_usage(FILE *out, const char *prog)
 	fprintf(out,
 		"Usage: %s [-a ADDRESS [-p PORT]] [-s PORT] [-t \"CMD %%s\"] [options]\n"
 		"       %s -c FILE [-i IFNAME]\n"
+		"       %s [-f] IFNAME       (an interface for wg and wg-quick, as wireguard-go)\n"
 		"       %s genkey | pubkey\n"
 		"  -a, --remote ADDRESS    the other side (peer mode in myvpn, client mode in myvpn_nat)\n"
 		"  -p, --port PORT         the other side's port (default %d)\n"
@@ -263,8 +286,9 @@ void options_usage(FILE *out, const char *prog)
 		"  -c, --config FILE       encrypted: a wg-quick format file ([Interface], [Peer])\n"
 		"      --private-key FILE  encrypted seed-style: our private key (from 'myvpn genkey')\n"
 		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
+		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
-		prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
+		prog, prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
 }

@@ -40,6 +40,9 @@ struct options {
 	const char *peer_key;         /* --peer-key, base64 */
 	bool encrypted;
 	bool mtu_set, listen_port_set;
+	/* `myvpn [-f] IFNAME`, as wireguard-go: an unconfigured encrypted interface that `wg` and
+	 * wg-quick configure through the UAPI socket; in the background unless -f. */
+	bool uapi_only, foreground;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

@@ -66,12 +66,15 @@ struct wg_device {
 extern const struct tunnel_ops wg_ops;
 
 /* wg_peer.c */
-int wg_device_init(struct wg_device *dev, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN]);
+/* private_key may be NULL: a device configured later through the UAPI. */
+int wg_device_init(struct wg_device *dev, const uint8_t *private_key);
 void wg_device_free(struct wg_device *dev);
 int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
 		const uint8_t *psk, struct wg_peer **out);
 int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix);
 struct wg_peer *wg_peer_by_key(struct wg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+/* Frees the peer and forgets it everywhere (sessions, allowed IPs, caches): 0 or -ENOENT. */
+int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
 struct wg_session *wg_session_by_index(struct wg_device *dev, uint32_t index, struct wg_peer **peer);
 struct wg_peer *wg_peer_by_handshake_index(struct wg_device *dev, uint32_t index);
 bool wg_new_index(struct wg_device *dev, uint32_t *index);

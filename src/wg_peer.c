@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int wg_device_init(struct wg_device *dev, const uint8_t private_key[NOISE_PUBLIC_KEY_LEN])
+int wg_device_init(struct wg_device *dev, const uint8_t *private_key)
 {
 	memset(dev, 0, sizeof(*dev));
 	allowedips_init(&dev->allowedips);
-	if (!noise_static_identity_init(&dev->identity, private_key))
+	if (private_key && !noise_static_identity_init(&dev->identity, private_key))
 		return -EINVAL;
 	if (!wgcrypto_random(&dev->prng, sizeof(dev->prng)))
 		return -EIO;
@@ -56,7 +56,10 @@ int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY
 	p->id = dev->next_peer_id++;
 	wgcrypto_key_to_base64(b64, public_key);
 	memcpy(p->short_key, b64, WG_SHORT_KEY_LEN - 1);
-	if (!noise_handshake_init(&p->hs, &dev->identity, public_key, psk) ||
+	/* Without our private key the handshake cannot be precomputed yet; setting the key later
+	 * (noise_handshake_set_identity) completes it. */
+	if ((!noise_handshake_init(&p->hs, &dev->identity, public_key, psk) &&
+	     dev->identity.has_identity) ||
 	    !noise_cookie_init(&p->cookie, public_key)) {
 		free(p);
 		return -EINVAL;
@@ -209,4 +212,28 @@ uint64_t wg_jitter(struct wg_device *dev)
 	dev->prng ^= dev->prng >> 7;
 	dev->prng ^= dev->prng << 17;
 	return dev->prng;
+}
+
+/* Takes the peer out of every lookup (peer list, allowed IPs, the last-session cache) before
+ * freeing it; staged plaintext is wiped, and counted as dropped when a worker counts drops. */
+int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->peer_count && dev->peers[i] != peer; i++)
+		;
+	if (i == dev->peer_count)
+		return -ENOENT;
+	memmove(&dev->peers[i], &dev->peers[i + 1],
+		(dev->peer_count - i - 1) * sizeof(dev->peers[0]));
+	dev->peers[--dev->peer_count] = NULL;
+	allowedips_remove_by_owner(&dev->allowedips, peer);
+	dev->last_session = NULL;
+	dev->last_peer = NULL;
+	if (dev->worker)
+		dev->worker->stats.drops[DROP_NO_ROUTE] += peer->staged_count;
+	if (peer->staged)
+		wgcrypto_wipe(peer->staged, dev->stage_slot_size * MAX_STAGED_PACKETS);
+	peer_free(peer);
+	return 0;
 }

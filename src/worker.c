@@ -79,8 +79,13 @@ static int read_tun_batch(struct worker *w)
 		size_t dgram_len;
 
 		if (len < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EBADFD || errno == EIO) {
+				/* The interface was deleted under us (ip link del): nothing left to do. */
+				log_info("the TUN interface is gone: shutting down");
+				w->loop->stopping = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
 				log_ratelimited(LOG_WARN, w->loop->now_ns, "TUN read: %s", strerror(errno));
+			}
 			break;
 		}
 		if (len == 0 || (pkt[0] >> 4 != 4 && pkt[0] >> 4 != 6)) {

@@ -1,0 +1,818 @@
+/* The cross-platform userspace API (wireguard.com/xplatform) as pure text processing. */
+#include "uapi.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * A set request goes through three stages, so that nothing changes unless all of it can:
+ *   parse  text -> struct request (syntax: keys, values, device/peer sections)
+ *   check  request against the device (self keys, unusable keys, peer count), no changes
+ *   apply  hooks (fwmark, listen port), replace_peers, private key, then peers in order
+ * The semantics follow Linux's wg_set_device() and wireguard-go's IpcSetOperation().
+ */
+
+/* ---- growable buffer ---- */
+
+/* Grows by copying and wiping instead of realloc, which could leave key bytes in freed memory. */
+static int buf_reserve(struct uapi_buf *b, size_t extra)
+{
+	size_t cap = b->cap ? b->cap : 512;
+	char *data;
+
+	if (b->len + extra < b->len)
+		return -ENOMEM;
+	if (b->len + extra <= b->cap)
+		return 0;
+	while (cap < b->len + extra)
+		cap *= 2;
+	data = malloc(cap);
+	if (!data)
+		return -ENOMEM;
+	if (b->data) {
+		memcpy(data, b->data, b->len);
+		wgcrypto_wipe(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+int uapi_buf_append(struct uapi_buf *b, const void *data, size_t len)
+{
+	int ret = buf_reserve(b, len);
+
+	if (ret)
+		return ret;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+int uapi_buf_printf(struct uapi_buf *b, const char *fmt, ...)
+{
+	char line[UAPI_MAX_LINE];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -EINVAL; /* every line we print is short; this is a bug */
+	n = uapi_buf_append(b, line, (size_t)n);
+	wgcrypto_wipe(line, sizeof(line));
+	return n;
+}
+
+void uapi_buf_consume(struct uapi_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		if (b->data)
+			wgcrypto_wipe(b->data, b->len);
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	wgcrypto_wipe(b->data + b->len - n, n);
+	b->len -= n;
+}
+
+void uapi_buf_free(struct uapi_buf *b)
+{
+	if (b->data) {
+		wgcrypto_wipe(b->data, b->cap);
+		free(b->data);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- get ---- */
+
+static int put_key(struct uapi_buf *out, const char *name, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	char hex[WGCRYPTO_KEY_HEX_LEN + 1];
+	int ret;
+
+	wgcrypto_key_to_hex(hex, key);
+	ret = uapi_buf_printf(out, "%s=%s\n", name, hex);
+	wgcrypto_wipe(hex, sizeof(hex));
+	return ret;
+}
+
+static int put_allowed_ip(void *ctx, int family, const void *addr, uint8_t cidr)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(family, addr, ip, sizeof(ip)))
+		return -EINVAL;
+	return uapi_buf_printf(ctx, "allowed_ip=%s/%u\n", ip, cidr);
+}
+
+static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
+{
+	char ep[INET6_ADDRSTRLEN + 16];
+	uint64_t hs = p->last_handshake_real_ns;
+	int ret = 0;
+
+	ret |= put_key(out, "public_key", p->hs.remote_static);
+	ret |= put_key(out, "preshared_key", p->hs.preshared_key);
+	ret |= uapi_buf_printf(out, "protocol_version=1\n");
+	if (endpoint_is_set(&p->endpoint))
+		ret |= uapi_buf_printf(out, "endpoint=%s\n",
+				       endpoint_format(&p->endpoint, ep, sizeof(ep)));
+	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
+			       (unsigned long long)(hs / 1000000000u),
+			       (unsigned long long)(hs % 1000000000u));
+	ret |= uapi_buf_printf(out, "tx_bytes=%llu\nrx_bytes=%llu\n",
+			       (unsigned long long)p->tx_bytes, (unsigned long long)p->rx_bytes);
+	ret |= uapi_buf_printf(out, "persistent_keepalive_interval=%u\n",
+			       p->timers.persistent_keepalive_interval);
+	if (ret)
+		return -ENOMEM;
+	return allowedips_walk_by_owner(&p->dev->allowedips, p, put_allowed_ip, out);
+}
+
+int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
+	     struct uapi_buf *out)
+{
+	size_t start = out->len;
+	int ret = 0;
+
+	/* no private key: wg would derive a public key from zeros, so say nothing */
+	if (dev->identity.has_identity)
+		ret |= put_key(out, "private_key", dev->identity.private_key);
+	ret |= uapi_buf_printf(out, "listen_port=%u\n", info->listen_port);
+	if (info->fwmark)
+		ret |= uapi_buf_printf(out, "fwmark=%u\n", info->fwmark);
+	for (unsigned int i = 0; i < dev->peer_count && !ret; i++)
+		ret = put_peer(out, dev->peers[i]);
+	if (!ret)
+		ret = uapi_buf_printf(out, "errno=0\n\n");
+	if (ret) {
+		if (out->data)
+			wgcrypto_wipe(out->data + start, out->len - start);
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- set: parse ---- */
+
+enum device_flags {
+	DEV_PRIVATE_KEY = 1u << 0,
+	DEV_LISTEN_PORT = 1u << 1,
+	DEV_FWMARK = 1u << 2,
+	DEV_REPLACE_PEERS = 1u << 3,
+};
+
+enum peer_flags {
+	PEER_REMOVE = 1u << 0,
+	PEER_UPDATE_ONLY = 1u << 1,
+	PEER_PSK = 1u << 2,
+	PEER_ENDPOINT = 1u << 3,
+	PEER_KEEPALIVE = 1u << 4,
+	PEER_REPLACE_ALLOWED_IPS = 1u << 5,
+	/* set by check */
+	PEER_IS_SELF = 1u << 6, /* our own public key: ignored, as Linux does */
+	PEER_CREATES = 1u << 7, /* the peer does not exist when this section is applied */
+};
+
+struct peer_op {
+	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
+	union endpoint endpoint;
+	uint16_t keepalive;
+	unsigned int flags;
+	size_t first_ip, ip_count; /* into request.ips */
+};
+
+struct request {
+	unsigned int flags;
+	uint8_t private_key[NOISE_PUBLIC_KEY_LEN];
+	uint16_t listen_port;
+	uint32_t fwmark;
+	struct peer_op *peers;
+	size_t peer_count, peer_cap;
+	struct ip_prefix *ips;
+	size_t ip_count, ip_cap;
+	/* set by check */
+	struct noise_static_identity identity; /* the new one, when private_key changes it */
+	bool key_changes;
+	struct wg_peer *self_peer; /* an existing peer whose key becomes our own */
+};
+
+static void request_free(struct request *r)
+{
+	if (r->peers)
+		wgcrypto_wipe(r->peers, r->peer_cap * sizeof(r->peers[0]));
+	free(r->peers);
+	free(r->ips);
+	wgcrypto_wipe(r, sizeof(*r));
+}
+
+static int grow(void **array, size_t *cap, size_t count, size_t size)
+{
+	size_t new_cap = *cap ? *cap * 2 : 8;
+	void *p;
+
+	if (count < *cap)
+		return 0;
+	p = calloc(new_cap, size);
+	if (!p)
+		return -ENOMEM;
+	if (*array) {
+		memcpy(p, *array, *cap * size);
+		wgcrypto_wipe(*array, *cap * size); /* peer ops hold preshared keys */
+		free(*array);
+	}
+	*array = p;
+	*cap = new_cap;
+	return 0;
+}
+
+/* Unsigned decimal only: no sign, no spaces, no hex, as wg prints them. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_true(const char *s)
+{
+	return strcmp(s, "true") ? -EINVAL : 0;
+}
+
+static int parse_key(const char *s, uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	return strlen(s) == WGCRYPTO_KEY_HEX_LEN && wgcrypto_key_from_hex(key, s) ? 0 : -EINVAL;
+}
+
+/* "fe80::1%3": only a numeric scope; a name would need a syscall (if_nametoindex). */
+static int parse_ipv6_host(char *host, uint16_t port, union endpoint *ep)
+{
+	char *pct = strchr(host, '%');
+	uint64_t scope = 0;
+
+	if (pct) {
+		*pct = '\0';
+		if (parse_uint(pct + 1, UINT32_MAX, &scope))
+			return -EINVAL;
+	}
+	if (!strchr(host, ':') || addr_parse_literal(host, port, ep) || ep->sa.sa_family != AF_INET6)
+		return -EINVAL;
+	ep->in6.sin6_scope_id = (uint32_t)scope;
+	return 0;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", numeric only: wg resolves names before it sends them. */
+static int parse_endpoint(const char *s, union endpoint *ep)
+{
+	char host[UAPI_MAX_LINE];
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+	size_t host_len;
+
+	if (!colon || parse_uint(colon + 1, 65535, &port))
+		return -EINVAL;
+	host_len = (size_t)(colon - s);
+	if (host_len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, host_len);
+	host[host_len] = '\0';
+	if (host[0] == '[') {
+		if (host_len < 3 || host[host_len - 1] != ']')
+			return -EINVAL;
+		host[host_len - 1] = '\0';
+		return parse_ipv6_host(host + 1, (uint16_t)port, ep);
+	}
+	if (addr_parse_literal(host, (uint16_t)port, ep) || ep->sa.sa_family != AF_INET)
+		return -EINVAL;
+	return 0;
+}
+
+/* "addr/cidr" with the slash required and the cidr in plain decimal. */
+static int parse_allowed_ip(const char *s, struct ip_prefix *p)
+{
+	const char *slash = strchr(s, '/');
+	uint64_t cidr;
+
+	if (!slash || parse_uint(slash + 1, 128, &cidr) || strlen(slash + 1) > 3)
+		return -EINVAL;
+	return addr_parse_prefix(s, p);
+}
+
+static int parse_device_line(struct request *r, const char *key, const char *value)
+{
+	uint64_t v;
+
+	if (!strcmp(key, "private_key")) {
+		r->flags |= DEV_PRIVATE_KEY;
+		return parse_key(value, r->private_key);
+	}
+	if (!strcmp(key, "listen_port")) {
+		r->flags |= DEV_LISTEN_PORT;
+		if (parse_uint(value, UINT16_MAX, &v))
+			return -EINVAL;
+		r->listen_port = (uint16_t)v;
+		return 0;
+	}
+	if (!strcmp(key, "fwmark")) {
+		r->flags |= DEV_FWMARK;
+		if (parse_uint(value, UINT32_MAX, &v))
+			return -EINVAL;
+		r->fwmark = (uint32_t)v;
+		return 0;
+	}
+	if (!strcmp(key, "replace_peers")) {
+		r->flags |= DEV_REPLACE_PEERS;
+		return parse_true(value);
+	}
+	return -EINVAL;
+}
+
+static int add_allowed_ip(struct request *r, struct peer_op *op, const char *value)
+{
+	struct ip_prefix p;
+
+	if (parse_allowed_ip(value, &p))
+		return -EINVAL;
+	if (grow((void **)&r->ips, &r->ip_cap, r->ip_count, sizeof(r->ips[0])))
+		return -ENOMEM;
+	r->ips[r->ip_count++] = p;
+	op->ip_count++;
+	return 0;
+}
+
+static int parse_peer_line(struct request *r, struct peer_op *op, const char *key,
+			   const char *value)
+{
+	uint64_t v;
+
+	if (!strcmp(key, "remove")) {
+		op->flags |= PEER_REMOVE;
+		return parse_true(value);
+	}
+	if (!strcmp(key, "update_only")) {
+		op->flags |= PEER_UPDATE_ONLY;
+		return parse_true(value);
+	}
+	if (!strcmp(key, "preshared_key")) {
+		op->flags |= PEER_PSK;
+		return parse_key(value, op->psk);
+	}
+	if (!strcmp(key, "endpoint")) {
+		op->flags |= PEER_ENDPOINT;
+		return parse_endpoint(value, &op->endpoint);
+	}
+	if (!strcmp(key, "persistent_keepalive_interval")) {
+		op->flags |= PEER_KEEPALIVE;
+		if (parse_uint(value, UINT16_MAX, &v))
+			return -EINVAL;
+		op->keepalive = (uint16_t)v;
+		return 0;
+	}
+	if (!strcmp(key, "replace_allowed_ips")) {
+		/* line order, as wireguard-go: forgets the allowed_ip lines before it too */
+		op->flags |= PEER_REPLACE_ALLOWED_IPS;
+		r->ip_count = op->first_ip;
+		op->ip_count = 0;
+		return parse_true(value);
+	}
+	if (!strcmp(key, "allowed_ip"))
+		return add_allowed_ip(r, op, value);
+	if (!strcmp(key, "protocol_version")) {
+		if (parse_uint(value, UINT32_MAX, &v))
+			return -EINVAL;
+		return v == 1 ? 0 : -EPROTONOSUPPORT;
+	}
+	return -EINVAL;
+}
+
+static int begin_peer(struct request *r, const char *value)
+{
+	struct peer_op *op;
+
+	if (grow((void **)&r->peers, &r->peer_cap, r->peer_count, sizeof(r->peers[0])))
+		return -ENOMEM;
+	op = &r->peers[r->peer_count++];
+	memset(op, 0, sizeof(*op));
+	op->first_ip = r->ip_count;
+	return parse_key(value, op->public_key);
+}
+
+/* One "key=value" line, NUL-terminated in a scratch copy that the caller wipes. */
+static int parse_line(struct request *r, char *line)
+{
+	char *value = strchr(line, '=');
+
+	if (!value || value == line)
+		return -EINVAL;
+	*value++ = '\0';
+	if (!strcmp(line, "public_key"))
+		return begin_peer(r, value);
+	if (!r->peer_count)
+		return parse_device_line(r, line, value);
+	return parse_peer_line(r, &r->peers[r->peer_count - 1], line, value);
+}
+
+static int parse_request(struct request *r, const char *text, size_t len)
+{
+	char line[UAPI_MAX_LINE + 1];
+	size_t pos = 0;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	while (pos < len && !ret) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+		if (n == 0)
+			break; /* the empty line ends the request */
+		if (n > UAPI_MAX_LINE || memchr(text + pos, '\0', n))
+			ret = -EINVAL;
+		else {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			ret = parse_line(r, line);
+		}
+		pos += n + 1;
+	}
+	wgcrypto_wipe(line, sizeof(line));
+	return ret;
+}
+
+/* ---- set: check ---- */
+
+static bool final_has_identity(const struct wg_device *dev, const struct request *r)
+{
+	return r->key_changes ? r->identity.has_identity : dev->identity.has_identity;
+}
+
+static const uint8_t *final_public_key(const struct wg_device *dev, const struct request *r)
+{
+	if (!final_has_identity(dev, r))
+		return NULL;
+	return r->key_changes ? r->identity.public_key : dev->identity.public_key;
+}
+
+/* A key equal to the current one changes nothing: `wg setconf` repeats it every time, and
+ * sessions must survive that. All zeros removes the key. */
+static int check_private_key(struct wg_device *dev, struct request *r)
+{
+	uint8_t clamped[NOISE_PUBLIC_KEY_LEN];
+	bool is_zero = wgcrypto_is_zero(r->private_key, sizeof(r->private_key));
+
+	if (!(r->flags & DEV_PRIVATE_KEY))
+		return 0;
+	memcpy(clamped, r->private_key, sizeof(clamped));
+	wgcrypto_x25519_clamp(clamped);
+	if (is_zero)
+		r->key_changes = dev->identity.has_identity;
+	else
+		r->key_changes = !dev->identity.has_identity ||
+				 !wgcrypto_equal(clamped, dev->identity.private_key, sizeof(clamped));
+	wgcrypto_wipe(clamped, sizeof(clamped));
+	if (!r->key_changes || is_zero)
+		return 0;
+	if (!noise_static_identity_init(&r->identity, r->private_key))
+		return -EINVAL;
+	/* Linux removes a peer that has the device's new public key */
+	if (!(r->flags & DEV_REPLACE_PEERS))
+		r->self_peer = wg_peer_by_key(dev, r->identity.public_key);
+	return 0;
+}
+
+/* Orders peer sections by key, then by position: each key's sections become a run. */
+static int by_key_then_index(const void *a, const void *b, void *ctx)
+{
+	const struct peer_op *ops = ctx;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = memcmp(ops[i].public_key, ops[j].public_key, NOISE_PUBLIC_KEY_LEN);
+
+	return c ? c : (i > j) - (i < j);
+}
+
+static bool exists_before_request(struct wg_device *dev, const struct request *r,
+				  const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	struct wg_peer *p;
+
+	if (r->flags & DEV_REPLACE_PEERS)
+		return false;
+	p = wg_peer_by_key(dev, key);
+	return p && p != r->self_peer;
+}
+
+/* Follows one key's sections in order; marks the ones that create the peer, and records in
+ * delta[] how each section changes the peer count. */
+static int check_key_run(struct wg_device *dev, struct request *r, const size_t *run,
+			 size_t n, int *delta)
+{
+	const uint8_t *self = final_public_key(dev, r);
+	bool exists = exists_before_request(dev, r, r->peers[run[0]].public_key);
+	uint8_t shared[NOISE_PUBLIC_KEY_LEN];
+
+	for (size_t k = 0; k < n; k++) {
+		struct peer_op *op = &r->peers[run[k]];
+
+		if (self && !memcmp(op->public_key, self, NOISE_PUBLIC_KEY_LEN)) {
+			op->flags |= PEER_IS_SELF;
+			continue;
+		}
+		if (op->flags & PEER_REMOVE) {
+			delta[run[k]] = exists ? -1 : 0;
+			exists = false;
+		} else if (!exists && !(op->flags & PEER_UPDATE_ONLY)) {
+			/* Without a private key a peer waits for one, as in Linux; with one, its
+			 * key must give a usable DH. */
+			if (self && !wgcrypto_x25519(shared, r->key_changes ? r->identity.private_key
+								    : dev->identity.private_key,
+					     op->public_key))
+				return -EINVAL;
+			wgcrypto_wipe(shared, sizeof(shared));
+			op->flags |= PEER_CREATES;
+			delta[run[k]] = 1;
+			exists = true;
+		}
+	}
+	return 0;
+}
+
+static int check_peer_count(const struct wg_device *dev, const struct request *r,
+			    const int *delta)
+{
+	long count = (r->flags & DEV_REPLACE_PEERS) ? 0 : (long)dev->peer_count - !!r->self_peer;
+
+	for (size_t i = 0; i < r->peer_count; i++) {
+		count += delta[i];
+		if (count > WG_MAX_PEERS)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+static int check_peers(struct wg_device *dev, struct request *r)
+{
+	size_t *order = calloc(r->peer_count + 1, sizeof(*order));
+	int *delta = calloc(r->peer_count + 1, sizeof(*delta));
+	int ret = 0;
+
+	if (!order || !delta) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < r->peer_count; i++)
+		order[i] = i;
+	qsort_r(order, r->peer_count, sizeof(*order), by_key_then_index, r->peers);
+	for (size_t start = 0, end; start < r->peer_count && !ret; start = end) {
+		for (end = start + 1; end < r->peer_count &&
+		     !memcmp(r->peers[order[start]].public_key, r->peers[order[end]].public_key,
+			     NOISE_PUBLIC_KEY_LEN); end++)
+			;
+		ret = check_key_run(dev, r, order + start, end - start, delta);
+	}
+	if (!ret)
+		ret = check_peer_count(dev, r, delta);
+out:
+	free(order);
+	free(delta);
+	return ret;
+}
+
+static int check_endpoints(struct request *r, int udp_family)
+{
+	for (size_t i = 0; i < r->peer_count; i++) {
+		struct peer_op *op = &r->peers[i];
+
+		if ((op->flags & PEER_ENDPOINT) && udp_family &&
+		    endpoint_to_family(&op->endpoint, udp_family))
+			return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+static int check_request(struct wg_device *dev, const struct uapi_device_info *info,
+			 struct request *r)
+{
+	int ret = check_private_key(dev, r);
+
+	if (!ret)
+		ret = check_endpoints(r, info->udp_family);
+	if (!ret)
+		ret = check_peers(dev, r);
+	return ret;
+}
+
+/* ---- set: apply ---- */
+
+/* The socket changes first: if the port is taken, nothing else has happened yet. */
+static int apply_hooks(const struct uapi_device_info *info, const struct uapi_set_hooks *hooks,
+		       const struct request *r)
+{
+	bool mark = (r->flags & DEV_FWMARK) && r->fwmark != info->fwmark;
+	bool port = (r->flags & DEV_LISTEN_PORT) && r->listen_port != info->listen_port;
+	int ret = 0;
+
+	if (!hooks)
+		return 0;
+	if (mark && hooks->set_fwmark)
+		ret = hooks->set_fwmark(hooks->ctx, r->fwmark);
+	if (!ret && port && hooks->set_listen_port) {
+		ret = hooks->set_listen_port(hooks->ctx, r->listen_port);
+		if (ret && mark && hooks->set_fwmark)
+			hooks->set_fwmark(hooks->ctx, info->fwmark); /* best effort undo */
+	}
+	return ret;
+}
+
+static void remove_all_peers(struct wg_device *dev, struct uapi_set_result *res)
+{
+	while (dev->peer_count) {
+		wg_peer_remove(dev, dev->peers[dev->peer_count - 1]);
+		res->peers_removed++;
+	}
+}
+
+/* As Linux: every handshake is recomputed and every session expires, since they were made
+ * with the old identity. */
+static void apply_private_key(struct wg_device *dev, struct request *r,
+			      struct uapi_set_result *res)
+{
+	if (r->self_peer) {
+		wg_peer_remove(dev, r->self_peer);
+		res->peers_removed++;
+	}
+	noise_static_identity_clear(&dev->identity);
+	if (r->identity.has_identity)
+		dev->identity = r->identity;
+	for (unsigned int i = 0; i < dev->peer_count; i++) {
+		struct wg_peer *p = dev->peers[i];
+
+		noise_handshake_set_identity(&p->hs, dev->identity.has_identity ? &dev->identity
+									      : NULL);
+		wg_peer_clear_sessions(p);
+	}
+	log_info("private key %s", dev->identity.has_identity ? "changed" : "removed");
+}
+
+static int apply_peer_settings(struct wg_device *dev, const struct request *r,
+			       const struct peer_op *op, struct wg_peer *p, uint64_t now_ns)
+{
+	int ret;
+
+	if ((op->flags & PEER_PSK) && !(op->flags & PEER_CREATES))
+		noise_handshake_set_preshared_key(&p->hs, op->psk);
+	if (op->flags & PEER_ENDPOINT)
+		p->endpoint = op->endpoint;
+	if (op->flags & PEER_REPLACE_ALLOWED_IPS)
+		allowedips_remove_by_owner(&dev->allowedips, p);
+	for (size_t i = 0; i < op->ip_count; i++) {
+		ret = wg_peer_allow(p, &r->ips[op->first_ip + i]);
+		if (ret)
+			return ret;
+	}
+	if (op->flags & PEER_KEEPALIVE) {
+		/* turned on, a keepalive falls due now: the device timer sends it */
+		timers_set_persistent_keepalive(&p->timers, now_ns, op->keepalive);
+		wg_timers_changed(p);
+	}
+	return 0;
+}
+
+static int apply_peer(struct wg_device *dev, const struct request *r, const struct peer_op *op,
+		      uint64_t now_ns, struct uapi_set_result *res)
+{
+	struct wg_peer *p = wg_peer_by_key(dev, op->public_key);
+	int ret;
+
+	if (op->flags & PEER_IS_SELF)
+		return 0;
+	if (op->flags & PEER_REMOVE) {
+		if (p) {
+			res->peers_removed++;
+			return wg_peer_remove(dev, p);
+		}
+		return 0;
+	}
+	if (!p) {
+		if (op->flags & PEER_UPDATE_ONLY)
+			return 0;
+		ret = wg_peer_add(dev, op->public_key, (op->flags & PEER_PSK) ? op->psk : NULL, &p);
+		if (ret)
+			return ret;
+		res->peers_added++;
+	}
+	return apply_peer_settings(dev, r, op, p, now_ns);
+}
+
+static int apply_request(struct wg_device *dev, struct request *r, uint64_t now_ns,
+			 struct uapi_set_result *res)
+{
+	int ret = 0;
+
+	if (r->flags & DEV_REPLACE_PEERS)
+		remove_all_peers(dev, res);
+	if (r->key_changes)
+		apply_private_key(dev, r, res);
+	for (size_t i = 0; i < r->peer_count && !ret; i++)
+		ret = apply_peer(dev, r, &r->peers[i], now_ns, res);
+	return ret;
+}
+
+static void fill_result(const struct uapi_device_info *info, const struct request *r,
+			struct uapi_set_result *res)
+{
+	if ((r->flags & DEV_LISTEN_PORT) && r->listen_port != info->listen_port) {
+		res->new_listen_port = true;
+		res->listen_port = r->listen_port;
+	}
+	if ((r->flags & DEV_FWMARK) && r->fwmark != info->fwmark) {
+		res->new_fwmark = true;
+		res->fwmark = r->fwmark;
+	}
+}
+
+int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,
+	     const struct uapi_set_hooks *hooks, const char *text, size_t len, uint64_t now_ns,
+	     struct uapi_set_result *result)
+{
+	struct uapi_set_result scratch;
+	struct request r;
+	int ret;
+
+	if (!result)
+		result = &scratch;
+	memset(result, 0, sizeof(*result));
+	ret = parse_request(&r, text, len);
+	if (!ret)
+		ret = check_request(dev, info, &r);
+	if (!ret)
+		ret = apply_hooks(info, hooks, &r);
+	if (!ret) {
+		fill_result(info, &r, result);
+		ret = apply_request(dev, &r, now_ns, result);
+		if (ret)
+			log_warn("uapi: set failed part way: %s", strerror(-ret));
+	}
+	request_free(&r);
+	return ret;
+}
+
+/* ---- dispatch ---- */
+
+size_t uapi_request_length(const char *data, size_t len, size_t from)
+{
+	const char *end;
+
+	from = from ? from - 1 : 0; /* the "\n\n" may straddle the previous scan's end */
+	if (len < 2 || from >= len - 1)
+		return 0;
+	end = memmem(data + from, len - from, "\n\n", 2);
+	return end ? (size_t)(end - data) + 2 : 0;
+}
+
+static bool starts_with(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && !memcmp(s, prefix, n);
+}
+
+int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
+		const struct uapi_set_hooks *hooks, const char *request, size_t len, uint64_t now_ns,
+		struct uapi_buf *out)
+{
+	int err;
+
+	if (starts_with(request, len, "get=1\n")) {
+		/* nothing may follow but the empty line */
+		if (len == 7 && request[6] == '\n')
+			return uapi_get(dev, info, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM)
+							: 0;
+		err = -EINVAL;
+	} else if (starts_with(request, len, "set=1\n")) {
+		err = uapi_set(dev, info, hooks, request + 6, len - 6, now_ns, NULL);
+	} else {
+		return -EPROTO;
+	}
+	return uapi_buf_printf(out, "errno=%d\n\n", err);
+}

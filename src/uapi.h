@@ -1,0 +1,96 @@
+/* The cross-platform userspace API (wireguard.com/xplatform) as pure text processing: get=1
+ * and set=1 requests in, replies out. No sockets, no clocks: uapi_server.c is the I/O shell. */
+#ifndef MYVPN_UAPI_H
+#define MYVPN_UAPI_H
+
+#include "wg.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The protocol, one request per exchange on a stream:
+ *
+ *   get=1\n\n                  ->  private_key=<hex>\n listen_port=N\n [fwmark=N\n]
+ *                                  { public_key=<hex>\n preshared_key=... allowed_ip=... }*
+ *                                  errno=0\n\n
+ *   set=1\n key=value\n ... \n  ->  errno=0\n\n  or  errno=-N\n\n
+ *
+ * A set request is parsed and checked whole before anything changes: a bad line, a peer that
+ * cannot be created or a port the shell cannot bind leaves the device exactly as it was. Only
+ * running out of memory part way through applying can leave it half changed (as in Linux).
+ * Device keys come first; after the first public_key every key belongs to a peer.
+ */
+
+enum {
+	UAPI_MAX_LINE = 256, /* the longest valid line is an IPv6 endpoint with a scope: ~70 */
+};
+
+/* What the device cannot know itself: the shell owns the socket. */
+struct uapi_device_info {
+	uint16_t listen_port; /* the port actually bound */
+	uint32_t fwmark;      /* SO_MARK of the socket, 0 = none */
+	int udp_family;       /* AF_INET6 for a dual-stack socket, AF_INET; 0 = keep as given */
+};
+
+/* A growable text buffer that wipes what it frees: replies hold the private key and requests
+ * may hold private and preshared keys. Zero-initialise before use. */
+struct uapi_buf {
+	char *data;
+	size_t len, cap;
+};
+
+int uapi_buf_append(struct uapi_buf *b, const void *data, size_t len);
+int uapi_buf_printf(struct uapi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes, wiping the bytes vacated at the end. */
+void uapi_buf_consume(struct uapi_buf *b, size_t n);
+void uapi_buf_free(struct uapi_buf *b);
+
+/* Appends the whole reply to get=1 (ending "errno=0\n\n") to out: 0 or -ENOMEM. */
+int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
+	     struct uapi_buf *out);
+
+/* Called after the request is checked and before anything is applied, so that a port the
+ * shell cannot bind fails the whole request. Either may be NULL. 0 or -errno. */
+struct uapi_set_hooks {
+	void *ctx;
+	int (*set_listen_port)(void *ctx, uint16_t port); /* 0 = any free port */
+	int (*set_fwmark)(void *ctx, uint32_t fwmark);      /* 0 = clear */
+};
+
+/* What a successful set changed outside the device, for a caller without hooks. */
+struct uapi_set_result {
+	bool new_listen_port, new_fwmark;
+	uint16_t listen_port;
+	uint32_t fwmark;
+	unsigned int peers_added, peers_removed;
+};
+
+/*
+ * Applies the key=value lines of a set request (without the "set=1" line), up to the first
+ * empty line or the end of text. now_ns is the loop's monotonic clock (for keepalive timers).
+ * hooks and result may be NULL. Returns 0 or a negative errno for the reply: -EINVAL for any
+ * malformed or misplaced line, -EPROTONOSUPPORT for a protocol_version other than 1,
+ * -EAFNOSUPPORT for an IPv6 endpoint on an IPv4-only socket, -ENOSPC beyond WG_MAX_PEERS,
+ * -ENOMEM, or whatever a hook returned.
+ */
+int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,
+	     const struct uapi_set_hooks *hooks, const char *text, size_t len, uint64_t now_ns,
+	     struct uapi_set_result *result);
+
+/*
+ * One complete request, as the shell cuts it from the stream (through its terminating empty
+ * line): dispatches on "get=1" or "set=1" and appends the reply to out. Returns 0 when a reply
+ * was appended, -EPROTO for an unknown operation (the connection should be closed, as
+ * wireguard-go does), or -ENOMEM.
+ */
+int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
+		const struct uapi_set_hooks *hooks, const char *request, size_t len, uint64_t now_ns,
+		struct uapi_buf *out);
+
+/* The length of the first complete request in data (through its "\n\n"), or 0 if none yet.
+ * from: how much of data an earlier call already scanned, so a slow sender costs O(n). */
+size_t uapi_request_length(const char *data, size_t len, size_t from);
+
+#endif

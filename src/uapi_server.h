@@ -1,0 +1,77 @@
+/* The UAPI unix socket (/var/run/wireguard/IFNAME.sock) on the event loop: the I/O shell around
+ * uapi.c, so that the stock `wg` tool can read and configure the device. */
+#ifndef MYVPN_UAPI_SERVER_H
+#define MYVPN_UAPI_SERVER_H
+
+#include "loop.h"
+#include "uapi.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+/*
+ * Every socket is non-blocking and served from the loop's thread between packet batches: a
+ * client that sends half a request, or never reads its reply, costs a few KiB and is closed
+ * after UAPI_IDLE_TIMEOUT_NS; it never holds up the data path. Each client:
+ *
+ *   reading --complete request--> reply queued --sent--> reading
+ *      |  EOF, bad operation, request over UAPI_MAX_REQUEST, idle       |
+ *      +----------------------> closing (flush what is queued) --> closed
+ */
+
+#define UAPI_DEFAULT_DIR "/var/run/wireguard"
+
+enum {
+	UAPI_MAX_CLIENTS = 16,
+	/* `wg setconf` sends a whole config in one request: ~300 bytes a peer, 1024 peers */
+	UAPI_MAX_REQUEST = 1 << 20,
+	UAPI_READ_PER_EVENT = 64 << 10, /* then back to the loop: packets wait meanwhile */
+};
+
+#define UAPI_IDLE_TIMEOUT_NS (5 * 1000000000ull)
+#define UAPI_CHECK_INTERVAL_NS (1000000000ull) /* idle sweep and socket-file check */
+
+/* The daemon's side. Called from the loop; ctx is passed back. Any may be NULL. */
+struct uapi_server_ops {
+	void *ctx;
+	/* The socket state for get=1: the port actually bound, SO_MARK, the UDP family. */
+	void (*get_info)(void *ctx, struct uapi_device_info *info);
+	/* Rebind the UDP socket (0 = any port) / set SO_MARK (0 = clear): 0 or -errno, which
+	 * fails the whole set request before anything else changes. */
+	int (*set_listen_port)(void *ctx, uint16_t port);
+	int (*set_fwmark)(void *ctx, uint32_t fwmark);
+	/* The socket file was deleted or replaced (`wg-quick down`, rm): time to exit. Called
+	 * once; the server keeps serving connected clients until closed. */
+	void (*socket_gone)(void *ctx);
+};
+
+struct uapi_client;
+
+struct uapi_server {
+	struct loop *loop;
+	struct wg_device *dev;
+	struct uapi_server_ops ops;
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t st_dev; /* the socket file we created, to notice it deleted or replaced */
+	ino_t st_ino;
+	bool gone;
+	struct loop_source source;
+	struct loop_timer timer;
+	struct uapi_client *clients[UAPI_MAX_CLIENTS];
+};
+
+/*
+ * Creates dir (NULL = UAPI_DEFAULT_DIR, mode 0755) and dir/IFNAME.sock (0600), listening on
+ * loop. Fails with -EADDRINUSE if a live server already answers there; a stale socket file is
+ * replaced. Registers a loop timer, which loops cannot unregister: s must outlive loop_run,
+ * and open it once per loop. 0 or -errno.
+ */
+int uapi_server_open(struct uapi_server *s, struct loop *loop, const char *dir,
+		     const char *ifname, struct wg_device *dev, const struct uapi_server_ops *ops);
+/* Closes every client and the socket, and unlinks the socket file if it is still ours. */
+void uapi_server_close(struct uapi_server *s);
+
+#endif
