@@ -18,6 +18,7 @@
 struct allowedips_node {
 	struct allowedips_node *child[2];
 	void *owner;
+	uint64_t seq; /* when this prefix was given to its owner: listings keep that order */
 	uint8_t cidr;
 	uint8_t key[16];
 };
@@ -80,7 +81,7 @@ static unsigned int common_bits(const uint8_t *a, const uint8_t *b,
 }
 
 static struct allowedips_node *new_node(const uint8_t *key, uint8_t cidr,
-					void *owner)
+					void *owner, uint64_t seq)
 {
 	struct allowedips_node *n = calloc(1, sizeof(*n));
 
@@ -89,6 +90,7 @@ static struct allowedips_node *new_node(const uint8_t *key, uint8_t cidr,
 	memcpy(n->key, key, sizeof(n->key));
 	n->cidr = cidr;
 	n->owner = owner;
+	n->seq = seq;
 	return n;
 }
 
@@ -105,6 +107,7 @@ void allowedips_init(struct allowedips *t)
 {
 	t->root4 = NULL;
 	t->root6 = NULL;
+	t->next_seq = 0;
 }
 
 void allowedips_free(struct allowedips *t)
@@ -119,12 +122,12 @@ void allowedips_free(struct allowedips *t)
  * common: under a fresh join node, or above old when key/cidr contains it.
  */
 static int split(struct allowedips_node **slot, const uint8_t *key,
-		 uint8_t cidr, void *owner, unsigned int common)
+		 uint8_t cidr, void *owner, uint64_t seq, unsigned int common)
 {
 	struct allowedips_node *old = *slot, *leaf, *join;
 	uint8_t join_key[16];
 
-	leaf = new_node(key, cidr, owner);
+	leaf = new_node(key, cidr, owner, seq);
 	if (!leaf)
 		return -ENOMEM;
 	if (common == cidr) {
@@ -133,7 +136,7 @@ static int split(struct allowedips_node **slot, const uint8_t *key,
 		return 0;
 	}
 	mask_prefix(join_key, key, common);
-	join = new_node(join_key, (uint8_t)common, NULL);
+	join = new_node(join_key, (uint8_t)common, NULL, 0);
 	if (!join) {
 		free(leaf);
 		return -ENOMEM;
@@ -145,7 +148,7 @@ static int split(struct allowedips_node **slot, const uint8_t *key,
 }
 
 static int insert_masked(struct allowedips_node **slot, const uint8_t *key,
-			 uint8_t cidr, void *owner)
+			 uint8_t cidr, void *owner, uint64_t seq)
 {
 	unsigned int from = 0;
 
@@ -154,15 +157,19 @@ static int insert_masked(struct allowedips_node **slot, const uint8_t *key,
 		unsigned int limit, common;
 
 		if (!n) {
-			*slot = new_node(key, cidr, owner);
+			*slot = new_node(key, cidr, owner, seq);
 			return *slot ? 0 : -ENOMEM;
 		}
 		limit = n->cidr < cidr ? n->cidr : cidr;
 		common = common_bits(n->key, key, from, limit);
 		if (common < n->cidr)
-			return split(slot, key, cidr, owner, common);
+			return split(slot, key, cidr, owner, seq, common);
 		if (n->cidr == cidr) {
-			/* Same prefix: this is how ownership moves. */
+			/* Same prefix: this is how ownership moves. A join
+			 * node that becomes a prefix, or a move, takes the new
+			 * place in the listing order; a repeat keeps its own. */
+			if (n->owner != owner)
+				n->seq = seq;
 			n->owner = owner;
 			return 0;
 		}
@@ -180,7 +187,7 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr,
 	if (!bits || cidr > bits || !owner)
 		return -EINVAL;
 	mask_prefix(key, addr, cidr);
-	return insert_masked(root_of(t, family), key, cidr, owner);
+	return insert_masked(root_of(t, family), key, cidr, owner, ++t->next_seq);
 }
 
 void *allowedips_lookup(const struct allowedips *t, int family,
@@ -335,4 +342,62 @@ void *allowedips_lookup_packet_src(const struct allowedips *t,
 				   const uint8_t *pkt, size_t len)
 {
 	return lookup_packet(t, pkt, len, IPV4_SRC, IPV6_SRC);
+}
+
+struct ordered_entry {
+	const struct allowedips_node *node;
+	int family;
+};
+
+struct ordered_list {
+	struct ordered_entry *items;
+	size_t count, cap;
+};
+
+static int collect(const struct allowedips_node *n, int family, const void *owner,
+		   struct ordered_list *list)
+{
+	if (!n)
+		return 0;
+	if (n->owner && n->owner == owner) {
+		if (list->count == list->cap) {
+			size_t cap = list->cap ? list->cap * 2 : 16;
+			struct ordered_entry *items = realloc(list->items, cap * sizeof(*items));
+
+			if (!items)
+				return -ENOMEM;
+			list->items = items;
+			list->cap = cap;
+		}
+		list->items[list->count++] = (struct ordered_entry){ n, family };
+	}
+	if (collect(n->child[0], family, owner, list))
+		return -ENOMEM;
+	return collect(n->child[1], family, owner, list);
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = ((const struct ordered_entry *)a)->node->seq;
+	uint64_t y = ((const struct ordered_entry *)b)->node->seq;
+
+	return (x > y) - (x < y);
+}
+
+int allowedips_walk_by_owner_in_order(const struct allowedips *t, const void *owner,
+				      int (*fn)(void *ctx, int family, const void *addr,
+						uint8_t cidr),
+				      void *ctx)
+{
+	struct ordered_list list = { 0 };
+	int ret = collect(t->root4, AF_INET, owner, &list);
+
+	if (!ret)
+		ret = collect(t->root6, AF_INET6, owner, &list);
+	if (!ret)
+		qsort(list.items, list.count, sizeof(*list.items), by_seq);
+	for (size_t i = 0; !ret && i < list.count; i++)
+		ret = fn(ctx, list.items[i].family, list.items[i].node->key, list.items[i].node->cidr);
+	free(list.items);
+	return ret;
 }

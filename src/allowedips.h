@@ -16,6 +16,7 @@ struct allowedips_node;
 struct allowedips {
 	struct allowedips_node *root4;
 	struct allowedips_node *root6;
+	uint64_t next_seq;
 };
 
 void allowedips_init(struct allowedips *t);
@@ -65,5 +66,12 @@ void *allowedips_lookup_packet_dst(const struct allowedips *t,
 				   const uint8_t *pkt, size_t len);
 void *allowedips_lookup_packet_src(const struct allowedips *t,
 				   const uint8_t *pkt, size_t len);
+
+/* An owner's prefixes in the order they were given to it, IPv4 and IPv6 interleaved, as
+ * wireguard-go lists them (so `wg show` prints the same). -ENOMEM, or fn's non-zero result. */
+int allowedips_walk_by_owner_in_order(const struct allowedips *t, const void *owner,
+				      int (*fn)(void *ctx, int family, const void *addr,
+						uint8_t cidr),
+				      void *ctx);
 
 #endif

@@ -136,7 +136,7 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 			       p->timers.persistent_keepalive_interval);
 	if (ret)
 		return -ENOMEM;
-	return allowedips_walk_by_owner(&p->dev->allowedips, p, put_allowed_ip, out);
+	return allowedips_walk_by_owner_in_order(&p->dev->allowedips, p, put_allowed_ip, out);
 }
 
 int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,

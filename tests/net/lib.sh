@@ -59,10 +59,12 @@ bg() {
 	PIDS+=("$BG_PID")
 }
 
+# stop_pid PID: SIGTERM and wait; the exit status is left in STOPPED_STATUS.
 stop_pid() {
 	local pid=$1
 	kill -TERM "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null
+	STOPPED_STATUS=0
+	wait "$pid" 2>/dev/null || STOPPED_STATUS=$?
 }
 
 # wait_until SECONDS cmd...: polls every 0.1 s.
@@ -160,3 +162,17 @@ start_wireguard_go() {
 	at "$n" ip addr add "$4" dev "$ifname" nodad
 	at "$n" ip link set "$ifname" mtu 1420 up
 }
+
+# myvpn_drops PID LOGNAME: sends SIGUSR1 to a myvpn and prints the "myvpn: drops:" line it
+# writes in answer (fails if none appears within 3 s).
+myvpn_drops() {
+	local pid=$1 logf=$TMP/$2.log before
+	before=$(grep -c "myvpn: drops:" "$logf" || true)
+	kill -USR1 "$pid" || return 1
+	wait_until 3 _drops_lines_above "$logf" "$before" || return 1
+	grep "myvpn: drops:" "$logf" | tail -1
+}
+_drops_lines_above() { [ "$(grep -c "myvpn: drops:" "$1" || true)" -gt "$2" ]; }
+
+# drop_count LINE REASON: the counter REASON (e.g. decrypt) in a "myvpn: drops:" line.
+drop_count() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }

@@ -29,7 +29,7 @@ sleep 0.3
 kill -USR1 "$A"
 wait_until 3 grep -q "unknown_source=1" "$TMP/a.log" || fail "stranger's datagram not counted: $(grep drops "$TMP/a.log")"
 
-stop_pid "$A"; status=$?
+stop_pid "$A"; status=$STOPPED_STATUS
 [ "$status" -eq 0 ] || fail "myvpn exited with $status on SIGTERM"
 link_exists a "$P-ta" && fail "interface still present after exit"
 grep -q "drops:" "$TMP/a.log" || fail "no counters printed at exit"

@@ -134,7 +134,7 @@ static void get_format(void **state)
 		 "public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=192.0.2.1:51820\n"
 		 "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
 		 "tx_bytes=1234\nrx_bytes=5678\npersistent_keepalive_interval=25\n"
-		 "allowed_ip=10.0.0.2/32\nallowed_ip=192.168.0.0/16\nallowed_ip=fd00::2/128\n"
+		 "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\nallowed_ip=192.168.0.0/16\n"
 		 "public_key=%s\npreshared_key=%064d\nprotocol_version=1\n"
 		 "endpoint=[2001:db8::7]:443\n"
 		 "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
