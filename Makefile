@@ -20,8 +20,7 @@ Q = @
 qecho = @echo "  $(1)	$(2)";
 endif
 
-# offload.c is being written and is not wired in yet.
-SRCS := $(filter-out src/offload.c,$(sort $(wildcard src/*.c)))
+SRCS := $(sort $(wildcard src/*.c))
 OBJS := $(SRCS:src/%.c=build/%.o)
 LIB_OBJS := $(filter-out build/main.o,$(OBJS))
 
