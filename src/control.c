@@ -22,6 +22,13 @@ static void get_info(void *ctx, struct uapi_device_info *info)
 	info->udp_family = c->worker->udp_family;
 }
 
+static const struct stats *get_stats(void *ctx)
+{
+	struct control *c = ctx;
+
+	return &c->worker->stats;
+}
+
 static int apply_mark(int fd, uint32_t mark)
 {
 	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
@@ -104,7 +111,8 @@ int control_open(struct control *c, struct device *dev, struct worker *w, struct
 		 char *err, size_t errlen)
 {
 	struct uapi_server_ops ops = { .ctx = c, .get_info = get_info, .set_listen_port = set_listen_port,
-				       .set_fwmark = set_fwmark, .socket_gone = socket_gone };
+				       .set_fwmark = set_fwmark, .get_stats = get_stats,
+				       .socket_gone = socket_gone };
 	int ret;
 
 	*c = (struct control){ .dev = dev, .worker = w, .wg = wg };

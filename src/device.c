@@ -85,6 +85,8 @@ static int configure_interface(struct device *dev, const struct options *opts, c
 
 	dev->ifindex = if_nametoindex(dev->ifname);
 	ret = netlink_set_link(dev->ifindex, opts->mtu ? opts->mtu : default_mtu, TUN_TXQUEUELEN, false);
+	if (!ret && dev->vnet_hdr && netlink_set_gso_max_segs(dev->ifindex, TUN_GSO_MAX_SEGS))
+		log_debug("cannot limit GSO segments; larger super-packets will be dropped");
 	if (!ret)
 		ret = configure_addresses(dev, opts, err, errlen);
 	if (!ret)
@@ -102,6 +104,24 @@ fail:
 	return ret;
 }
 
+/* Offloads when the kernel has them; a plain TUN otherwise, or when asked. */
+static int open_tun(struct device *dev, const struct options *opts, char *err, size_t errlen)
+{
+	int fd;
+
+	if (!opts->no_offload) {
+		fd = tun_open_offload(dev->ifname, &dev->gro_flags, err, errlen);
+		if (fd >= 0) {
+			dev->vnet_hdr = true;
+			return fd;
+		}
+		if (fd != -EINVAL)
+			return fd;
+		log_info("TUN offloads unavailable; continuing without");
+	}
+	return tun_open(dev->ifname, err, errlen);
+}
+
 int device_open(struct device *dev, const struct options *opts, char *err, size_t errlen)
 {
 	int ret;
@@ -115,7 +135,7 @@ int device_open(struct device *dev, const struct options *opts, char *err, size_
 	if (ret)
 		goto fail;
 	strcpy(dev->ifname, opts->ifname);
-	ret = dev->tun_fd = tun_open(dev->ifname, err, errlen);
+	ret = dev->tun_fd = open_tun(dev, opts, err, errlen);
 	if (ret < 0)
 		goto fail;
 	ret = configure_interface(dev, opts, err, errlen);

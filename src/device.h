@@ -8,12 +8,15 @@
 
 enum {
 	TUN_TXQUEUELEN = 2048, /* the kernel's 500 overflows silently under a burst */
+	TUN_GSO_MAX_SEGS = 64, /* a super-packet read must fit one worker batch */
 };
 
 struct device {
 	char ifname[IFNAMSIZ];
 	unsigned int ifindex;
 	int tun_fd, udp_fd, udp_family;
+	bool vnet_hdr;  /* TUN offloads on: reads and writes carry a virtio-net header */
+	int gro_flags;  /* enum offload_gro_flags */
 	int mtu;
 	union endpoint peer; /* resolved -a, in the socket's family; unset if none */
 };

@@ -10,6 +10,7 @@
 #include "netlink.h"
 #include "options.h"
 #include "plain.h"
+#include "show.h"
 #include "udp.h"
 #include "wg_config.h"
 #include "worker.h"
@@ -127,6 +128,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 			  (size_t)dev->mtu);
 	if (ret)
 		goto out_loop;
+	worker.vnet_hdr = dev->vnet_hdr;
+	worker.gro_flags = dev->gro_flags;
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;
@@ -295,6 +298,8 @@ int main(int argc, char **argv)
 		return keys_genkey_main();
 	if (argc == 2 && !strcmp(argv[1], "pubkey"))
 		return keys_pubkey_main();
+	if (argc >= 2 && !strcmp(argv[1], "show"))
+		return show_main(argc - 1, argv + 1);
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOG_DEBUG : LOG_INFO;
 	signal(SIGPIPE, SIG_IGN);

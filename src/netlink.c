@@ -142,3 +142,17 @@ bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex)
 	}
 	return false;
 }
+
+int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segs);
+	return transact(nlh);
+}

@@ -12,6 +12,9 @@ int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix);
 /* prefix must have its host bits clear (the kernel refuses it otherwise). */
 int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix);
 
+/* Caps how many segments one TUN super-packet may carry. */
+int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs);
+
 struct mnl_socket;
 /* A non-blocking socket that hears link events; mnl_socket_get_fd() gives its fd. */
 struct mnl_socket *netlink_monitor_open(void);

@@ -17,6 +17,7 @@ enum long_only_option {
 	OPT_VERSION,
 	OPT_PRIVATE_KEY,
 	OPT_PEER_KEY,
+	OPT_NO_OFFLOAD,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "config", required_argument, NULL, 'c' },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -157,6 +159,9 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 		return 0;
 	case 'f':
 		o->foreground = true;
+		return 0;
+	case OPT_NO_OFFLOAD:
+		o->no_offload = true;
 		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
@@ -287,6 +292,7 @@ void options_usage(FILE *out, const char *prog)
 		"      --private-key FILE  encrypted seed-style: our private key (from 'myvpn genkey')\n"
 		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
+		"      --no-offload        no TUN segmentation offloads (one packet per read/write)\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",

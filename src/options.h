@@ -43,6 +43,7 @@ struct options {
 	/* `myvpn [-f] IFNAME`, as wireguard-go: an unconfigured encrypted interface that `wg` and
 	 * wg-quick configure through the UAPI socket; in the background unless -f. */
 	bool uapi_only, foreground;
+	bool no_offload; /* --no-offload: plain TUN reads and writes, one packet each */
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

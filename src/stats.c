@@ -25,6 +25,7 @@ static const char *const drop_names[DROP_REASON_COUNT] = {
 	[DROP_STAGED_OVERFLOW] = "staged_overflow",
 	[DROP_HANDSHAKE_TIMEOUT] = "handshake_timeout",
 	[DROP_CRYPTO] = "crypto",
+	[DROP_BAD_OFFLOAD] = "bad_offload",
 };
 
 const char *stats_drop_reason_name(enum drop_reason reason)

@@ -27,6 +27,7 @@ enum drop_reason {
 	DROP_STAGED_OVERFLOW, /* more than 128 packets waiting for a handshake */
 	DROP_HANDSHAKE_TIMEOUT, /* waiting packets dropped after 90 s without a handshake */
 	DROP_CRYPTO,         /* the crypto library failed */
+	DROP_BAD_OFFLOAD,    /* a TUN super-packet we cannot split */
 	DROP_REASON_COUNT
 };
 

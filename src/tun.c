@@ -1,5 +1,6 @@
 /* The TUN device: open, name, and read its MTU. */
 #include "tun.h"
+#include "offload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +13,14 @@
 
 static const char tun_path[] = "/dev/net/tun";
 
-int tun_open(char ifname[IFNAMSIZ], char *err, size_t errlen)
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20 /* Linux 6.2; older headers lack them */
+#define TUN_F_USO6 0x40
+#endif
+
+static int open_flags(char ifname[IFNAMSIZ], short flags, char *err, size_t errlen)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TUN | IFF_NO_PI };
+	struct ifreq ifr = { .ifr_flags = flags };
 	int fd, ret;
 
 	fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -35,6 +41,27 @@ int tun_open(char ifname[IFNAMSIZ], char *err, size_t errlen)
 	}
 	memcpy(ifname, ifr.ifr_name, IFNAMSIZ);
 	ifname[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+int tun_open(char ifname[IFNAMSIZ], char *err, size_t errlen)
+{
+	return open_flags(ifname, IFF_TUN | IFF_NO_PI, err, errlen);
+}
+
+int tun_open_offload(char ifname[IFNAMSIZ], int *gro_flags, char *err, size_t errlen)
+{
+	const unsigned int tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+	int fd = open_flags(ifname, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0)
+		*gro_flags = OFFLOAD_GRO_TCP | OFFLOAD_GRO_UDP;
+	else if (ioctl(fd, TUNSETOFFLOAD, tso) == 0)
+		*gro_flags = OFFLOAD_GRO_TCP;
+	else
+		*gro_flags = 0;
 	return fd;
 }
 

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,31 @@ int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 	if (ret) {
 		if (out->data)
 			wgcrypto_wipe(out->data + start, out->len - start);
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- stats (myvpn's extension) ---- */
+
+int uapi_stats(const struct stats *stats, struct uapi_buf *out)
+{
+	size_t start = out->len;
+	int ret = 0;
+
+	ret |= uapi_buf_printf(out, "rx_packets=%" PRIu64 "\ntx_packets=%" PRIu64 "\n",
+			       stats->rx_packets, stats->tx_packets);
+	ret |= uapi_buf_printf(out, "rx_bytes=%" PRIu64 "\ntx_bytes=%" PRIu64 "\n", stats->rx_bytes,
+			       stats->tx_bytes);
+	ret |= uapi_buf_printf(out, "keepalives_sent=%" PRIu64 "\nkeepalives_received=%" PRIu64 "\n",
+			       stats->keepalives_sent, stats->keepalives_received);
+	ret |= uapi_buf_printf(out, "endpoint_changes=%" PRIu64 "\n", stats->endpoint_changes);
+	for (int r = 0; r < DROP_REASON_COUNT; r++)
+		ret |= uapi_buf_printf(out, "drop_%s=%" PRIu64 "\n", stats_drop_reason_name(r),
+				       stats->drops[r]);
+	ret |= uapi_buf_printf(out, "errno=0\n\n");
+	if (ret) {
 		out->len = start;
 		return -ENOMEM;
 	}
@@ -798,8 +824,8 @@ static bool starts_with(const char *s, size_t len, const char *prefix)
 }
 
 int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
-		const struct uapi_set_hooks *hooks, const char *request, size_t len, uint64_t now_ns,
-		struct uapi_buf *out)
+		const struct uapi_set_hooks *hooks, const struct stats *stats, const char *request,
+		size_t len, uint64_t now_ns, struct uapi_buf *out)
 {
 	int err;
 
@@ -808,6 +834,11 @@ int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
 		if (len == 7 && request[6] == '\n')
 			return uapi_get(dev, info, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM)
 							: 0;
+		err = -EINVAL;
+	} else if (stats && starts_with(request, len, "stats=1\n")) {
+		if (len == 9 && request[8] == '\n')
+			return uapi_stats(stats, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM)
+						      : 0;
 		err = -EINVAL;
 	} else if (starts_with(request, len, "set=1\n")) {
 		err = uapi_set(dev, info, hooks, request + 6, len - 6, now_ns, NULL);

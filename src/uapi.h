@@ -3,6 +3,7 @@
 #ifndef MYVPN_UAPI_H
 #define MYVPN_UAPI_H
 
+#include "stats.h"
 #include "wg.h"
 
 #include <stdbool.h>
@@ -16,6 +17,12 @@
  *                                  { public_key=<hex>\n preshared_key=... allowed_ip=... }*
  *                                  errno=0\n\n
  *   set=1\n key=value\n ... \n  ->  errno=0\n\n  or  errno=-N\n\n
+ *   stats=1\n\n                ->  rx_packets=N\n tx_packets=N\n rx_bytes=N\n tx_bytes=N\n
+ *                                  keepalives_sent=N\n keepalives_received=N\n
+ *                                  endpoint_changes=N\n { drop_<reason>=N\n }*  errno=0\n\n
+ *
+ * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
+ * reason, named by stats_drop_reason_name(). `wg` never sends it.
  *
  * A set request is parsed and checked whole before anything changes: a bad line, a peer that
  * cannot be created or a port the shell cannot bind leaves the device exactly as it was. Only
@@ -51,6 +58,9 @@ void uapi_buf_free(struct uapi_buf *b);
 int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 	     struct uapi_buf *out);
 
+/* Appends the whole reply to stats=1 (ending "errno=0\n\n") to out: 0 or -ENOMEM. */
+int uapi_stats(const struct stats *stats, struct uapi_buf *out);
+
 /* Called after the request is checked and before anything is applied, so that a port the
  * shell cannot bind fails the whole request. Either may be NULL. 0 or -errno. */
 struct uapi_set_hooks {
@@ -81,13 +91,14 @@ int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,
 
 /*
  * One complete request, as the shell cuts it from the stream (through its terminating empty
- * line): dispatches on "get=1" or "set=1" and appends the reply to out. Returns 0 when a reply
- * was appended, -EPROTO for an unknown operation (the connection should be closed, as
+ * line): dispatches on "get=1", "set=1" or "stats=1" and appends the reply to out. stats may be
+ * NULL: then stats=1 is an unknown operation, as for wireguard-go. Returns 0 when a reply was
+ * appended, -EPROTO for an unknown operation (the connection should be closed, as
  * wireguard-go does), or -ENOMEM.
  */
 int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
-		const struct uapi_set_hooks *hooks, const char *request, size_t len, uint64_t now_ns,
-		struct uapi_buf *out);
+		const struct uapi_set_hooks *hooks, const struct stats *stats, const char *request,
+		size_t len, uint64_t now_ns, struct uapi_buf *out);
 
 /* The length of the first complete request in data (through its "\n\n"), or 0 if none yet.
  * from: how much of data an earlier call already scanned, so a slow sender costs O(n). */

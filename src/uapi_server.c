@@ -94,6 +94,11 @@ static void get_info(struct uapi_server *s, struct uapi_device_info *info)
 		s->ops.get_info(s->ops.ctx, info);
 }
 
+static const struct stats *get_stats(struct uapi_server *s)
+{
+	return s->ops.get_stats ? s->ops.get_stats(s->ops.ctx) : NULL;
+}
+
 /* Answers complete requests in order while the queued replies stay small. */
 static void process(struct uapi_client *c)
 {
@@ -111,7 +116,8 @@ static void process(struct uapi_client *c)
 			return;
 		}
 		get_info(s, &info);
-		if (uapi_handle(s->dev, &info, &hooks, c->in.data, len, s->loop->now_ns, &c->out)) {
+		if (uapi_handle(s->dev, &info, &hooks, get_stats(s), c->in.data, len, s->loop->now_ns,
+				&c->out)) {
 			log_debug("uapi: unknown operation or out of memory; closing the client");
 			refuse(c, -EINVAL);
 			return;

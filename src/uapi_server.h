@@ -42,6 +42,9 @@ struct uapi_server_ops {
 	 * fails the whole set request before anything else changes. */
 	int (*set_listen_port)(void *ctx, uint16_t port);
 	int (*set_fwmark)(void *ctx, uint32_t fwmark);
+	/* The worker's counters for stats=1 (`myvpn show`); NULL or a NULL result makes stats=1
+	 * an unknown operation, as it is for wireguard-go. */
+	const struct stats *(*get_stats)(void *ctx);
 	/* The socket file was deleted or replaced (`wg-quick down`, rm): time to exit. Called
 	 * once; the server keeps serving connected clients until closed. */
 	void (*socket_gone)(void *ctx);

@@ -67,34 +67,95 @@ int worker_send(struct worker *w, const void *data, size_t len, const union endp
 	return 0;
 }
 
-/* Reads up to one batch from the TUN and frames each packet. Returns how many are ready. */
+static int frame(struct worker *w, int count, uint8_t *pkt, size_t len)
+{
+	const union endpoint *to;
+	uint8_t *dgram;
+	size_t dgram_len;
+
+	if (len == 0 || (pkt[0] >> 4 != 4 && pkt[0] >> 4 != 6)) {
+		worker_drop(w, DROP_TUN_NOT_IP);
+		return count;
+	}
+	dgram_len = w->ops->encap(w, pkt, len, &dgram, &to);
+	if (dgram_len)
+		prepare_tx(w, count++, dgram, dgram_len, to);
+	return count;
+}
+
+static void read_error(struct worker *w)
+{
+	if (errno == EBADFD || errno == EIO) {
+		/* The interface was deleted under us (ip link del): nothing left to do. */
+		log_info("the TUN interface is gone: shutting down");
+		w->loop->stopping = true;
+	} else if (errno != EAGAIN && errno != EINTR) {
+		log_ratelimited(LOG_WARN, w->loop->now_ns, "TUN read: %s", strerror(errno));
+	}
+}
+
+/* One read with a virtio-net header: a packet, or a super-packet split into segments, each
+ * in its own slot (the first in place). Returns the new count of framed packets, or -1 when
+ * the TUN has nothing more. A read that does not fit the batch flushes it first. */
+static int read_offloaded(struct worker *w, int count)
+{
+	uint8_t *in = slot(&w->tx, count) + SLOT_HEADROOM - OFFLOAD_VNET_HDR_LEN;
+	uint8_t *out[WORKER_BATCH];
+	size_t lens[WORKER_BATCH];
+	ssize_t len = read(w->tun_fd, in, SLOT_MAX_PACKET + OFFLOAD_VNET_HDR_LEN);
+	int need, n;
+
+	if (len < 0) {
+		read_error(w);
+		return -1;
+	}
+	need = offload_segments(in, (size_t)len);
+	if (need < 0 || need > WORKER_BATCH) {
+		worker_drop(w, DROP_BAD_OFFLOAD);
+		return count;
+	}
+	if (need > WORKER_BATCH - count) {
+		send_batch(w, count);
+		memmove(slot(&w->tx, 0) + SLOT_HEADROOM - OFFLOAD_VNET_HDR_LEN, in, (size_t)len);
+		in = slot(&w->tx, 0) + SLOT_HEADROOM - OFFLOAD_VNET_HDR_LEN;
+		count = 0;
+	}
+	for (int i = 0; i < need; i++)
+		out[i] = slot(&w->tx, count + i) + SLOT_HEADROOM;
+	n = offload_split(in, (size_t)len, out, (size_t)(WORKER_BATCH - count), SLOT_MAX_PACKET, lens);
+	if (n < 0) {
+		worker_drop(w, DROP_BAD_OFFLOAD);
+		return count;
+	}
+	for (int i = 0; i < n; i++)
+		count = frame(w, count, out[i], lens[i]);
+	return count;
+}
+
+/* Reads from the TUN until it is empty or a batch is full, and frames each packet. Returns
+ * how many are ready to send. */
 static int read_tun_batch(struct worker *w)
 {
 	int count = 0;
 
-	for (int i = 0; i < WORKER_BATCH; i++) {
-		uint8_t *pkt = slot(&w->tx, count) + SLOT_HEADROOM, *dgram;
-		const union endpoint *to;
-		ssize_t len = read(w->tun_fd, pkt, SLOT_MAX_PACKET);
-		size_t dgram_len;
+	while (count < WORKER_BATCH) {
+		uint8_t *pkt = slot(&w->tx, count) + SLOT_HEADROOM;
+		ssize_t len;
 
-		if (len < 0) {
-			if (errno == EBADFD || errno == EIO) {
-				/* The interface was deleted under us (ip link del): nothing left to do. */
-				log_info("the TUN interface is gone: shutting down");
-				w->loop->stopping = true;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				log_ratelimited(LOG_WARN, w->loop->now_ns, "TUN read: %s", strerror(errno));
-			}
-			break;
-		}
-		if (len == 0 || (pkt[0] >> 4 != 4 && pkt[0] >> 4 != 6)) {
-			worker_drop(w, DROP_TUN_NOT_IP);
+		if (w->vnet_hdr) {
+			int next = read_offloaded(w, count);
+
+			if (next < 0)
+				break;
+			count = next;
 			continue;
 		}
-		dgram_len = w->ops->encap(w, pkt, (size_t)len, &dgram, &to);
-		if (dgram_len)
-			prepare_tx(w, count++, dgram, dgram_len, to);
+		len = read(w->tun_fd, pkt, SLOT_MAX_PACKET);
+		if (len < 0) {
+			read_error(w);
+			break;
+		}
+		count = frame(w, count, pkt, (size_t)len);
 	}
 	return count;
 }
@@ -108,10 +169,26 @@ static void on_tun_readable(struct loop_source *src, uint32_t events)
 		send_batch(w, count);
 }
 
-void worker_write_tun(struct worker *w, const uint8_t *pkt, size_t len)
+/* Writes the batch's decapsulated packets to the TUN: with offloads, consecutive segments of
+ * one TCP (or UDP) flow become one super-packet, one write instead of dozens. */
+static void write_tun_batch(struct worker *w, int count)
 {
-	if (write(w->tun_fd, pkt, len) < 0)
-		worker_drop(w, DROP_TUN_WRITE);
+	if (!w->vnet_hdr) {
+		for (int i = 0; i < count; i++)
+			if (write(w->tun_fd, w->rx_ip[i], w->rx_ip_len[i]) < 0)
+				worker_drop(w, DROP_TUN_WRITE);
+		return;
+	}
+	int writes = offload_coalesce(&w->gro, w->rx_ip, w->rx_ip_len, (size_t)count, (unsigned int)w->gro_flags);
+
+	for (int i = 0; i < writes; i++) {
+		const struct offload_write *wr = &w->gro.writes[i];
+
+		if (writev(w->tun_fd, wr->iov, wr->iovcnt) < 0) {
+			w->stats.drops[DROP_TUN_WRITE] += wr->count;
+			log_ratelimited(LOG_DEBUG, w->loop->now_ns, "TUN write: %s", strerror(errno));
+		}
+	}
 }
 
 static void prepare_rx(struct worker *w)
@@ -139,6 +216,8 @@ static void on_udp_readable(struct loop_source *src, uint32_t events)
 			log_ratelimited(LOG_WARN, w->loop->now_ns, "UDP receive: %s", strerror(errno));
 		return;
 	}
+	int count = 0;
+
 	for (int i = 0; i < n; i++) {
 		uint8_t *ip;
 		size_t ip_len;
@@ -148,9 +227,13 @@ static void on_udp_readable(struct loop_source *src, uint32_t events)
 			continue;
 		}
 		ip_len = w->ops->decap(w, slot(&w->rx, i), w->rx.msgs[i].msg_len, &w->rx.addrs[i], &ip);
-		if (ip_len)
-			worker_write_tun(w, ip, ip_len);
+		if (ip_len) {
+			w->rx_ip[count] = ip;
+			w->rx_ip_len[count++] = ip_len;
+		}
 	}
+	if (count)
+		write_tun_batch(w, count);
 }
 
 static int alloc_batch(struct packet_batch *b)

@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "loop.h"
+#include "offload.h"
 #include "stats.h"
 
 #include <stdbool.h>
@@ -14,7 +15,7 @@
 
 enum {
 	WORKER_BATCH = 64,
-	SLOT_SIZE = 65536,  /* any IP packet fits, whatever MTU the user sets later */
+	SLOT_SIZE = 66048,  /* any IP packet (or 64 KB GSO read) fits, with head- and tailroom */
 	SLOT_HEADROOM = 64, /* room to prepend a header without moving the packet */
 	SLOT_TAILROOM = 64, /* room for padding and an authentication tag */
 	SLOT_MAX_PACKET = SLOT_SIZE - SLOT_HEADROOM - SLOT_TAILROOM,
@@ -49,6 +50,13 @@ struct worker {
 	size_t mtu;
 	struct loop_source tun_source, udp_source;
 	struct packet_batch tx, rx;
+	/* TUN offloads: reads and writes carry a virtio-net header; a read may be a TCP or UDP
+	 * super-packet to split, and received segments of one flow are coalesced into one write. */
+	bool vnet_hdr;
+	int gro_flags; /* enum offload_gro_flags */
+	struct offload_gro gro;
+	uint8_t *rx_ip[WORKER_BATCH];
+	size_t rx_ip_len[WORKER_BATCH];
 	struct stats stats;
 };
 
@@ -57,8 +65,6 @@ int worker_init(struct worker *w, struct loop *loop, const struct tunnel_ops *op
 void worker_free(struct worker *w);
 /* Sends one datagram now (handshakes, keepalives); returns 0 or -errno. Counts it. */
 int worker_send(struct worker *w, const void *data, size_t len, const union endpoint *to);
-/* Writes one IP packet to the TUN (packets released after a handshake). */
-void worker_write_tun(struct worker *w, const uint8_t *pkt, size_t len);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
 

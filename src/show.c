@@ -1,0 +1,823 @@
+/* `myvpn show`: wg show's output from the UAPI sockets, plus the drop counters; pure parsing
+ * and formatting first, then the socket I/O. */
+#include "show.h"
+#include "options.h"
+#include "uapi.h"
+#include "uapi_server.h"
+#include "wgcrypto.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { LINE_MAX_LEN = 512 };
+
+/* ---- parsing replies ---- */
+
+/* Unsigned decimal, as the daemons print it. */
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EBADMSG;
+	for (; *s; s++) {
+		unsigned int digit = (unsigned int)(*s - '0');
+
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - digit) / 10)
+			return -EBADMSG;
+		v = v * 10 + digit;
+	}
+	if (v > max)
+		return -EBADMSG;
+	*out = v;
+	return 0;
+}
+
+/* "errno=0" or "errno=-22"; a positive value is taken as its negation. */
+static int parse_errno(const char *s, int *out)
+{
+	bool negative = *s == '-';
+	uint64_t v;
+
+	if (parse_u64(s + negative, 4095, &v))
+		return -EBADMSG;
+	*out = -(int)v;
+	return 0;
+}
+
+static int parse_hex_key(const char *s, uint8_t key[32])
+{
+	return strlen(s) == WGCRYPTO_KEY_HEX_LEN && wgcrypto_key_from_hex(key, s) ? 0 : -EBADMSG;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Calls line_fn for each "key=value" line up to the empty line, then checks the "errno=N" line
+ * that must come last. Returns 0, the daemon's errno, -EBADMSG or line_fn's error.
+ */
+static int parse_reply(const char *reply, size_t len,
+		       int (*line_fn)(void *ctx, const char *key, char *value), void *ctx)
+{
+	char line[LINE_MAX_LEN + 1];
+	size_t pos = 0;
+	bool ended = false, have_errno = false;
+	int ret = 0, err = 0;
+
+	while (pos < len && !ret) {
+		const char *nl = memchr(reply + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (reply + pos)) : len - pos;
+		char *value;
+
+		if (!nl || n > LINE_MAX_LEN || memchr(reply + pos, '\0', n)) {
+			ret = -EBADMSG;
+			break;
+		}
+		if (n == 0) {
+			ended = true;
+			break;
+		}
+		memcpy(line, reply + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		value = strchr(line, '=');
+		if (!value || value == line || have_errno) {
+			ret = -EBADMSG; /* nothing may follow the errno line */
+			break;
+		}
+		*value++ = '\0';
+		if (!strcmp(line, "errno")) {
+			ret = parse_errno(value, &err);
+			have_errno = true;
+		} else {
+			ret = line_fn(ctx, line, value);
+		}
+	}
+	wgcrypto_wipe(line, sizeof(line)); /* the get reply holds the private key */
+	if (ret)
+		return ret;
+	if (!ended || !have_errno)
+		return -EBADMSG;
+	return err;
+}
+
+static int add_peer(struct show_interface *ifc, const char *hex)
+{
+	struct show_peer *p;
+
+	if (ifc->peer_count == ifc->peer_cap) {
+		size_t cap = ifc->peer_cap ? ifc->peer_cap * 2 : 8;
+
+		p = realloc(ifc->peers, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		ifc->peers = p;
+		ifc->peer_cap = cap;
+	}
+	p = &ifc->peers[ifc->peer_count++];
+	memset(p, 0, sizeof(*p));
+	return parse_hex_key(hex, p->public_key);
+}
+
+static int add_allowed_ip(struct show_peer *p, const char *text)
+{
+	struct ip_prefix prefix;
+
+	if (!strchr(text, '/') || addr_parse_prefix(text, &prefix))
+		return -EBADMSG;
+	if (p->allowed_ip_count == p->allowed_ip_cap) {
+		size_t cap = p->allowed_ip_cap ? p->allowed_ip_cap * 2 : 4;
+		struct ip_prefix *ips = realloc(p->allowed_ips, cap * sizeof(*ips));
+
+		if (!ips)
+			return -ENOMEM;
+		p->allowed_ips = ips;
+		p->allowed_ip_cap = cap;
+	}
+	p->allowed_ips[p->allowed_ip_count++] = prefix;
+	return 0;
+}
+
+static int set_private_key(struct show_interface *ifc, const char *hex)
+{
+	uint8_t key[32];
+	int ret = parse_hex_key(hex, key);
+
+	if (!ret && !wgcrypto_x25519_public(ifc->public_key, key))
+		ret = -EBADMSG;
+	wgcrypto_wipe(key, sizeof(key));
+	ifc->has_private_key = !ret;
+	return ret;
+}
+
+static int parse_peer_line(struct show_peer *p, const char *key, const char *value)
+{
+	uint64_t v = 0;
+	int ret = 0;
+
+	if (!strcmp(key, "preshared_key")) {
+		uint8_t psk[32];
+
+		ret = parse_hex_key(value, psk);
+		p->has_preshared_key = !ret && !wgcrypto_is_zero(psk, sizeof(psk));
+		wgcrypto_wipe(psk, sizeof(psk));
+	} else if (!strcmp(key, "endpoint")) {
+		if (strlen(value) >= sizeof(p->endpoint) || !printable(value))
+			return -EBADMSG;
+		strcpy(p->endpoint, value);
+	} else if (!strcmp(key, "last_handshake_time_sec")) {
+		ret = parse_u64(value, UINT64_MAX, &p->last_handshake_sec);
+	} else if (!strcmp(key, "last_handshake_time_nsec")) {
+		ret = parse_u64(value, UINT64_MAX, &p->last_handshake_nsec);
+	} else if (!strcmp(key, "rx_bytes")) {
+		ret = parse_u64(value, UINT64_MAX, &p->rx_bytes);
+	} else if (!strcmp(key, "tx_bytes")) {
+		ret = parse_u64(value, UINT64_MAX, &p->tx_bytes);
+	} else if (!strcmp(key, "persistent_keepalive_interval")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		p->persistent_keepalive = (uint16_t)v;
+	} else if (!strcmp(key, "allowed_ip")) {
+		ret = add_allowed_ip(p, value);
+	}
+	return ret;
+}
+
+static int get_line(void *ctx, const char *key, char *value)
+{
+	struct show_interface *ifc = ctx;
+	uint64_t v = 0;
+	int ret;
+
+	if (!strcmp(key, "private_key"))
+		return set_private_key(ifc, value);
+	if (!strcmp(key, "listen_port")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		ifc->listen_port = (uint16_t)v;
+		return ret;
+	}
+	if (!strcmp(key, "fwmark")) {
+		ret = parse_u64(value, UINT32_MAX, &v);
+		ifc->fwmark = (uint32_t)v;
+		return ret;
+	}
+	if (!strcmp(key, "public_key"))
+		return add_peer(ifc, value);
+	if (!ifc->peer_count)
+		return 0; /* a device key we do not know */
+	return parse_peer_line(&ifc->peers[ifc->peer_count - 1], key, value);
+}
+
+int show_parse_get(struct show_interface *ifc, const char *reply, size_t len)
+{
+	return parse_reply(reply, len, get_line, ifc);
+}
+
+static int stats_line(void *ctx, const char *key, char *value)
+{
+	struct stats *st = ctx;
+	uint64_t *field = NULL;
+
+	if (!strcmp(key, "rx_packets"))
+		field = &st->rx_packets;
+	else if (!strcmp(key, "tx_packets"))
+		field = &st->tx_packets;
+	else if (!strcmp(key, "rx_bytes"))
+		field = &st->rx_bytes;
+	else if (!strcmp(key, "tx_bytes"))
+		field = &st->tx_bytes;
+	else if (!strcmp(key, "keepalives_sent"))
+		field = &st->keepalives_sent;
+	else if (!strcmp(key, "keepalives_received"))
+		field = &st->keepalives_received;
+	else if (!strcmp(key, "endpoint_changes"))
+		field = &st->endpoint_changes;
+	else if (!strncmp(key, "drop_", 5)) {
+		for (int r = 0; r < DROP_REASON_COUNT && !field; r++)
+			if (!strcmp(key + 5, stats_drop_reason_name(r)))
+				field = &st->drops[r];
+	}
+	return field ? parse_u64(value, UINT64_MAX, field) : 0;
+}
+
+int show_parse_stats(struct stats *stats, const char *reply, size_t len)
+{
+	memset(stats, 0, sizeof(*stats));
+	return parse_reply(reply, len, stats_line, stats);
+}
+
+void show_interface_free(struct show_interface *ifc)
+{
+	for (size_t i = 0; i < ifc->peer_count; i++)
+		free(ifc->peers[i].allowed_ips);
+	free(ifc->peers);
+	memset(ifc, 0, sizeof(*ifc));
+}
+
+/* ---- formatting ---- */
+
+void show_format_duration(char *buf, size_t len, uint64_t left)
+{
+	static const struct {
+		const char *name;
+		uint64_t seconds;
+	} units[] = {
+		{ "year", 365 * 24 * 3600 }, { "day", 24 * 3600 }, { "hour", 3600 },
+		{ "minute", 60 },	     { "second", 1 },
+	};
+	size_t off = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && off < len; i++) {
+		uint64_t n = left / units[i].seconds;
+		int w;
+
+		left %= units[i].seconds;
+		if (!n)
+			continue;
+		w = snprintf(buf + off, len - off, "%s%" PRIu64 " %s%s", off ? ", " : "", n,
+			     units[i].name, n == 1 ? "" : "s");
+		if (w < 0)
+			return;
+		off += (size_t)w;
+	}
+}
+
+void show_format_bytes(char *buf, size_t len, uint64_t b)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b / 1024;
+	int u = 0;
+
+	if (b < 1024) {
+		snprintf(buf, len, "%u B", (unsigned int)b);
+		return;
+	}
+	/* thresholds on the integer, as wg: 1048575 bytes is "1024.00 KiB", not "1.00 MiB" */
+	for (uint64_t limit = 1024ull * 1024; u < 3 && b >= limit; limit *= 1024, u++)
+		v /= 1024;
+	snprintf(buf, len, "%.2f %s", v, units[u]);
+}
+
+static void format_prefix(char *buf, size_t len, const struct ip_prefix *p)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(p->family, &p->addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s/%u", ip, p->cidr);
+}
+
+static bool has_handshake(const struct show_peer *p)
+{
+	return p->last_handshake_sec || p->last_handshake_nsec;
+}
+
+/* wg's order: the latest handshake first, peers without one last; otherwise as given. */
+static int by_handshake(const void *a, const void *b)
+{
+	const struct show_peer *x = *(const struct show_peer *const *)a;
+	const struct show_peer *y = *(const struct show_peer *const *)b;
+
+	if (has_handshake(x) != has_handshake(y))
+		return has_handshake(x) ? -1 : 1;
+	if (x->last_handshake_sec != y->last_handshake_sec)
+		return x->last_handshake_sec > y->last_handshake_sec ? -1 : 1;
+	if (x->last_handshake_nsec != y->last_handshake_nsec)
+		return x->last_handshake_nsec > y->last_handshake_nsec ? -1 : 1;
+	return (x > y) - (x < y); /* stable: the array order */
+}
+
+static void print_ago(FILE *out, uint64_t then, uint64_t now)
+{
+	char buf[128];
+
+	if (now == then) {
+		fputs("Now", out);
+	} else if (now < then) {
+		fputs("(System clock wound backward; connection problems may ensue.)", out);
+	} else {
+		show_format_duration(buf, sizeof(buf), now - then);
+		fprintf(out, "%s ago", buf);
+	}
+}
+
+static void print_peer(FILE *out, const struct show_peer *p, uint64_t now_sec)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1], buf[128], buf2[64];
+
+	wgcrypto_key_to_base64(b64, p->public_key);
+	fprintf(out, "peer: %s\n", b64);
+	if (p->has_preshared_key)
+		fputs("  preshared key: (hidden)\n", out);
+	if (p->endpoint[0])
+		fprintf(out, "  endpoint: %s\n", p->endpoint);
+	fputs("  allowed ips: ", out);
+	for (size_t i = 0; i < p->allowed_ip_count; i++) {
+		format_prefix(buf, sizeof(buf), &p->allowed_ips[i]);
+		fprintf(out, "%s%s", i ? ", " : "", buf);
+	}
+	fputs(p->allowed_ip_count ? "\n" : "(none)\n", out);
+	if (p->last_handshake_sec) {
+		fputs("  latest handshake: ", out);
+		print_ago(out, p->last_handshake_sec, now_sec);
+		fputc('\n', out);
+	}
+	if (p->rx_bytes || p->tx_bytes) {
+		show_format_bytes(buf, sizeof(buf), p->rx_bytes);
+		show_format_bytes(buf2, sizeof(buf2), p->tx_bytes);
+		fprintf(out, "  transfer: %s received, %s sent\n", buf, buf2);
+	}
+	if (p->persistent_keepalive) {
+		show_format_duration(buf, sizeof(buf), p->persistent_keepalive);
+		fprintf(out, "  persistent keepalive: every %s\n", buf);
+	}
+}
+
+static void print_drops(FILE *out, const struct stats *st)
+{
+	bool any = false;
+
+	for (int r = 0; r < DROP_REASON_COUNT; r++) {
+		if (!st->drops[r])
+			continue;
+		if (!any)
+			fputs("drops:\n", out);
+		any = true;
+		fprintf(out, "  %s: %" PRIu64 "\n", stats_drop_reason_name(r), st->drops[r]);
+	}
+	if (!any)
+		fputs("drops: none\n", out);
+}
+
+void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_sec)
+{
+	const struct show_peer **order = calloc(ifc->peer_count + 1, sizeof(*order));
+	char b64[WGCRYPTO_KEY_B64_LEN + 1];
+
+	fprintf(out, "interface: %s\n", ifc->name);
+	if (ifc->has_private_key) {
+		wgcrypto_key_to_base64(b64, ifc->public_key);
+		fprintf(out, "  public key: %s\n  private key: (hidden)\n", b64);
+	}
+	if (ifc->listen_port)
+		fprintf(out, "  listening port: %u\n", ifc->listen_port);
+	if (ifc->fwmark)
+		fprintf(out, "  fwmark: 0x%x\n", ifc->fwmark);
+	for (size_t i = 0; i < ifc->peer_count; i++)
+		if (order)
+			order[i] = &ifc->peers[i];
+	if (order)
+		qsort(order, ifc->peer_count, sizeof(*order), by_handshake);
+	for (size_t i = 0; i < ifc->peer_count; i++) {
+		fputc('\n', out);
+		print_peer(out, order ? order[i] : &ifc->peers[i], now_sec);
+	}
+	free(order);
+	if (ifc->has_stats) {
+		fputc('\n', out);
+		print_drops(out, &ifc->stats);
+	}
+}
+
+static void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void json_key(FILE *out, const char *key)
+{
+	json_string(out, key);
+	fputs(": ", out);
+}
+
+static void json_peer(FILE *out, const struct show_peer *p)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1], buf[INET6_ADDRSTRLEN + 8];
+
+	wgcrypto_key_to_base64(b64, p->public_key);
+	fputs("      {\n        \"public_key\": ", out);
+	json_string(out, b64);
+	fprintf(out, ",\n        \"has_preshared_key\": %s,\n        \"endpoint\": ",
+		p->has_preshared_key ? "true" : "false");
+	if (p->endpoint[0])
+		json_string(out, p->endpoint);
+	else
+		fputs("null", out);
+	fputs(",\n        \"allowed_ips\": [", out);
+	for (size_t i = 0; i < p->allowed_ip_count; i++) {
+		format_prefix(buf, sizeof(buf), &p->allowed_ips[i]);
+		fputs(i ? ", " : "", out);
+		json_string(out, buf);
+	}
+	fprintf(out,
+		"],\n        \"latest_handshake\": %" PRIu64 ",\n        \"rx_bytes\": %" PRIu64
+		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u\n      }",
+		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive);
+}
+
+static void json_counters(FILE *out, const struct show_interface *ifc)
+{
+	const struct stats *st = &ifc->stats;
+
+	if (!ifc->has_stats) {
+		fputs("    \"counters\": null,\n    \"drops\": null\n", out);
+		return;
+	}
+	fprintf(out,
+		"    \"counters\": {\n      \"rx_packets\": %" PRIu64 ",\n      \"tx_packets\": %" PRIu64
+		",\n      \"rx_bytes\": %" PRIu64 ",\n      \"tx_bytes\": %" PRIu64
+		",\n      \"keepalives_sent\": %" PRIu64 ",\n      \"keepalives_received\": %" PRIu64
+		",\n      \"endpoint_changes\": %" PRIu64 "\n    },\n    \"drops\": {",
+		st->rx_packets, st->tx_packets, st->rx_bytes, st->tx_bytes, st->keepalives_sent,
+		st->keepalives_received, st->endpoint_changes);
+	for (int r = 0; r < DROP_REASON_COUNT; r++) {
+		fputs(r ? ",\n      " : "\n      ", out);
+		json_key(out, stats_drop_reason_name(r));
+		fprintf(out, "%" PRIu64, st->drops[r]);
+	}
+	fputs("\n    }\n", out);
+}
+
+static void json_interface(FILE *out, const struct show_interface *ifc)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1];
+
+	fputs("  {\n    \"interface\": ", out);
+	json_string(out, ifc->name);
+	fputs(",\n    \"public_key\": ", out);
+	if (ifc->has_private_key) {
+		wgcrypto_key_to_base64(b64, ifc->public_key);
+		json_string(out, b64);
+	} else {
+		fputs("null", out);
+	}
+	fprintf(out, ",\n    \"listen_port\": %u,\n    \"fwmark\": %" PRIu32 ",\n    \"peers\": [",
+		ifc->listen_port, ifc->fwmark);
+	for (size_t i = 0; i < ifc->peer_count; i++) {
+		fputs(i ? ",\n" : "\n", out);
+		json_peer(out, &ifc->peers[i]);
+	}
+	fputs(ifc->peer_count ? "\n    ],\n" : "],\n", out);
+	json_counters(out, ifc);
+	fputs("  }", out);
+}
+
+void show_print_json(FILE *out, const struct show_interface *ifcs, size_t count)
+{
+	fputc('[', out);
+	for (size_t i = 0; i < count; i++) {
+		fputs(i ? ",\n" : "\n", out);
+		json_interface(out, &ifcs[i]);
+	}
+	fputs(count ? "\n]\n" : "]\n", out);
+}
+
+/* ---- I/O: the sockets ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Reads until the reply's empty line, EOF (-EPROTO: the daemon refused the request), or
+ * SHOW_TIMEOUT_MS in all. */
+static int read_reply(int fd, struct uapi_buf *reply)
+{
+	uint64_t deadline = now_ms() + SHOW_TIMEOUT_MS;
+	char tmp[4096];
+	size_t scanned = 0;
+	int ret = 0;
+
+	while (!uapi_request_length(reply->data, reply->len, scanned)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ms();
+		ssize_t n;
+
+		scanned = reply->len;
+		if (now >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		n = poll(&pfd, 1, (int)(deadline - now));
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (n <= 0)
+			continue;
+		n = recv(fd, tmp, sizeof(tmp), 0);
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (n == 0) {
+			ret = -EPROTO;
+			break;
+		}
+		if (n > 0 && reply->len + (size_t)n > SHOW_MAX_REPLY) {
+			ret = -EMSGSIZE;
+			break;
+		}
+		if (n > 0 && (ret = uapi_buf_append(reply, tmp, (size_t)n)))
+			break;
+	}
+	wgcrypto_wipe(tmp, sizeof(tmp));
+	return ret;
+}
+
+/* One request on a fresh connection, as wg does. 0 or -errno (connect's, for a missing or
+ * dead daemon: -ENOENT, -ECONNREFUSED). */
+static int exchange(const char *path, const char *request, struct uapi_buf *reply)
+{
+	size_t len = strlen(request), sent = 0;
+	int fd = connect_path(path), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	while (sent < len && !ret) {
+		ssize_t n = send(fd, request + sent, len - sent, MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EINTR)
+			ret = -errno;
+		else if (n > 0)
+			sent += (size_t)n;
+	}
+	if (!ret)
+		ret = read_reply(fd, reply);
+	close(fd);
+	return ret;
+}
+
+static int load_interface(const char *dir, const char *name, struct show_interface *ifc)
+{
+	struct uapi_buf reply = { 0 };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	int ret;
+
+	memset(ifc, 0, sizeof(*ifc));
+	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
+	if (snprintf(path, sizeof(path), "%s/%s.sock", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	ret = exchange(path, "get=1\n\n", &reply);
+	if (!ret)
+		ret = show_parse_get(ifc, reply.data, reply.len);
+	uapi_buf_free(&reply);
+	if (ret) {
+		show_interface_free(ifc);
+		return ret;
+	}
+	/* optional: wireguard-go closes the connection on stats=1 */
+	if (!exchange(path, "stats=1\n\n", &reply) &&
+	    !show_parse_stats(&ifc->stats, reply.data, reply.len))
+		ifc->has_stats = true;
+	else
+		memset(&ifc->stats, 0, sizeof(ifc->stats));
+	uapi_buf_free(&reply);
+	return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the *.sock files in dir, sorted; *names is owned by the caller. 0 if dir does
+ * not exist, else the count or -errno. */
+static int list_sockets(const char *dir, char ***names)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **list = NULL, **grown;
+	size_t count = 0, cap = 0;
+
+	*names = NULL;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len <= 5 || len - 5 >= IFNAMSIZ || strcmp(e->d_name + len - 5, ".sock"))
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown)
+				break;
+			list = grown;
+		}
+		list[count] = strndup(e->d_name, len - 5);
+		if (!list[count])
+			break;
+		count++;
+	}
+	closedir(d);
+	if (count)
+		qsort(list, count, sizeof(*list), by_name);
+	*names = list;
+	return (int)count;
+}
+
+static bool is_absent(int err)
+{
+	return err == -ENOENT || err == -ECONNREFUSED;
+}
+
+static void print_all(const struct show_interface *ifcs, size_t count, bool json)
+{
+	if (json) {
+		show_print_json(stdout, ifcs, count);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (i)
+			putchar('\n');
+		show_print_text(stdout, &ifcs[i], (uint64_t)time(NULL));
+	}
+}
+
+/* Every socket in dir that answers; one that does not is left over from a dead daemon. */
+static int show_all(const char *dir, bool json)
+{
+	struct show_interface *ifcs = NULL;
+	char **names;
+	int n = list_sockets(dir, &names), status = 0;
+	size_t count = 0;
+
+	if (n < 0) {
+		fprintf(stderr, "myvpn show: cannot read %s: %s\n", dir, strerror(-n));
+		return 1;
+	}
+	if (n)
+		ifcs = calloc((size_t)n, sizeof(*ifcs));
+	for (int i = 0; i < n && ifcs; i++) {
+		int ret = load_interface(dir, names[i], &ifcs[count]);
+
+		if (!ret)
+			count++;
+		else if (!is_absent(ret)) {
+			fprintf(stderr, "myvpn show: %s: %s\n", names[i], strerror(-ret));
+			status = 1;
+		}
+	}
+	if (n && !ifcs) {
+		fprintf(stderr, "myvpn show: %s\n", strerror(ENOMEM));
+		status = 1;
+	}
+	if (count || json)
+		print_all(ifcs, count, json);
+	for (size_t i = 0; i < count; i++)
+		show_interface_free(&ifcs[i]);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(ifcs);
+	return status;
+}
+
+static int show_one(const char *dir, const char *name, bool json)
+{
+	struct show_interface ifc;
+	int ret;
+
+	if (!options_ifname_valid(name) || strchr(name, '%')) {
+		fprintf(stderr, "myvpn show: invalid interface name '%s'\n", name);
+		return 1;
+	}
+	ret = load_interface(dir, name, &ifc);
+	if (is_absent(ret)) {
+		fprintf(stderr, "myvpn show: no such interface: %s (nothing answers on %s/%s.sock)\n",
+			name, dir, name);
+		return 1;
+	}
+	if (ret) {
+		fprintf(stderr, "myvpn show: %s: %s\n", name, strerror(-ret));
+		return 1;
+	}
+	print_all(&ifc, 1, json);
+	show_interface_free(&ifc);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: myvpn show [IFNAME] [--json]\n"
+	      "  Prints each interface (or IFNAME) as `wg show` does, with myvpn's drop counters;\n"
+	      "  --json prints a JSON array instead.\n",
+	      out);
+}
+
+int show_main(int argc, char **argv)
+{
+	const char *name = NULL;
+	bool json = false;
+	int status;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-' || name) {
+			fprintf(stderr, "myvpn show: unexpected argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 1;
+		} else {
+			name = argv[i];
+		}
+	}
+	status = name ? show_one(UAPI_DEFAULT_DIR, name, json) : show_all(UAPI_DEFAULT_DIR, json);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "myvpn show: cannot write the output: %s\n", strerror(errno));
+		return 1;
+	}
+	return status;
+}

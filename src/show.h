@@ -1,0 +1,80 @@
+/* `myvpn show [IFNAME] [--json]`: what `wg show` prints for each interface, plus myvpn's drop
+ * counters, read from the UAPI sockets. Parsing and formatting are pure; show_main is the I/O. */
+#ifndef MYVPN_SHOW_H
+#define MYVPN_SHOW_H
+
+#include "addr.h"
+#include "stats.h"
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/*
+ * Two requests per interface, each on its own connection:
+ *
+ *   get=1\n\n     the standard reply (wireguard.com/xplatform): keys, port, peers
+ *   stats=1\n\n   myvpn's extension: traffic counters and drop_<reason>=N lines. A daemon
+ *                 without it (wireguard-go) closes the connection: the interface is shown
+ *                 without counters.
+ */
+
+enum {
+	SHOW_ENDPOINT_LEN = 96, /* "[v6%scope]:port" as the daemon writes it, with room to spare */
+	SHOW_TIMEOUT_MS = 3000, /* a daemon that does not answer within this is skipped */
+	SHOW_MAX_REPLY = 16 << 20,
+};
+
+struct show_peer {
+	uint8_t public_key[32];
+	bool has_preshared_key; /* the key itself is not kept */
+	char endpoint[SHOW_ENDPOINT_LEN]; /* as the daemon wrote it; "" = none */
+	uint64_t last_handshake_sec, last_handshake_nsec; /* Unix time; 0 = never */
+	uint64_t rx_bytes, tx_bytes;
+	uint16_t persistent_keepalive; /* seconds; 0 = off */
+	struct ip_prefix *allowed_ips; /* owned; in the daemon's order */
+	size_t allowed_ip_count, allowed_ip_cap;
+};
+
+struct show_interface {
+	char name[IFNAMSIZ];
+	bool has_private_key;
+	uint8_t public_key[32]; /* derived from the private key, which is wiped at once */
+	uint16_t listen_port;
+	uint32_t fwmark; /* 0 = off */
+	struct show_peer *peers; /* owned; in the daemon's order */
+	size_t peer_count, peer_cap;
+	bool has_stats; /* false for a daemon that does not answer stats=1 */
+	struct stats stats;
+};
+
+/*
+ * Parses a reply to get=1 (through "errno=N" and the empty line) into ifc, which must be
+ * zeroed (its name may be set). Lines with unknown keys are skipped, as wg does. Returns 0,
+ * the daemon's own negative errno, -EBADMSG for a malformed reply, or -ENOMEM.
+ */
+int show_parse_get(struct show_interface *ifc, const char *reply, size_t len);
+/* Parses a reply to stats=1 into *stats (zeroed first); unknown names are skipped. Same
+ * return values as show_parse_get. */
+int show_parse_stats(struct stats *stats, const char *reply, size_t len);
+/* Frees the peers and zeroes ifc. */
+void show_interface_free(struct show_interface *ifc);
+
+/* As wg: "1 year, 2 days, 1 minute, 5 seconds"; "" for 0. */
+void show_format_duration(char *buf, size_t len, uint64_t seconds);
+/* As wg: "512 B", "1.50 KiB", "2.00 MiB", "3.25 GiB", "1.00 TiB". */
+void show_format_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* One interface as `wg show IFNAME` prints it (without colours; peers with the latest
+ * handshake first), then "drops:" with the non-zero drop counters, or "drops: none". now_sec
+ * is the Unix time, for "latest handshake: N seconds ago". */
+void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_sec);
+/* A JSON array with one object per interface (keys in the man page); "[]" for none. */
+void show_print_json(FILE *out, const struct show_interface *ifcs, size_t count);
+
+/* `myvpn show [IFNAME] [--json]`, argv[0] being "show": returns the exit status. */
+int show_main(int argc, char **argv);
+
+#endif
