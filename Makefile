@@ -78,8 +78,10 @@ nettest: all
 check: deps
 	$(Q)$(MAKE) --no-print-directory test
 
-test: all $(UNIT_BINS)
-	$(Q)tests/run-all $(UNIT_BINS)
+# A short libFuzzer pass over every harness is part of the suite (CHECK_FUZZ_SECONDS each).
+CHECK_FUZZ_SECONDS ?= 10
+test: all $(UNIT_BINS) $(FUZZ_BINS)
+	$(Q)FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) tests/run-all $(UNIT_BINS)
 
 deps:
 	$(Q)scripts/install-deps
