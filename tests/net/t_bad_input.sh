@@ -35,7 +35,19 @@ wait_ready busy
 base_links=$(links)
 expect_error "cannot listen on UDP port 40100: Address already in use" "$MYVPN" -a 192.0.2.2 -s 40100 -i "$P-tx"
 stop_pid "$BG_PID"
-wait_until 3 test "$(links)" -eq $((base_links - 1)) || fail "interface left after SIGTERM"
+busy_gone() { [ "$(links)" -eq $((base_links - 1)) ]; }
+wait_until 3 busy_gone || fail "interface left after SIGTERM"
+base_links=$(links)
+# Encrypted mode: a bad config line is FILE:LINE: message; bad keys are named.
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.1.0.0/33\n' \
+	"$("$MYVPN" genkey)" "$("$MYVPN" genkey | "$MYVPN" pubkey)" >"$TMP/bad.conf"
+chmod 600 "$TMP/bad.conf"
+expect_error "$TMP/bad.conf:7: " "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
+printf 'not a key\n' >"$TMP/bad.key"; chmod 600 "$TMP/bad.key"
+expect_error "key file '$TMP/bad.key' does not hold a base64 key" "$MYVPN" -a 192.0.2.2 --private-key "$TMP/bad.key" --peer-key "$("$MYVPN" genkey)" -i "$P-tx"
+"$MYVPN" genkey >"$TMP/good.key"; chmod 600 "$TMP/good.key"
+expect_error "--peer-key 'AAAA' is not a base64 public key" "$MYVPN" -a 192.0.2.2 --private-key "$TMP/good.key" --peer-key AAAA -i "$P-tx"
+expect_error "--peer-key needs --private-key" "$MYVPN" -a 192.0.2.2 --peer-key AAAA
 log "command-line errors ok"
 
 # The packet path. No IPv6 on the TUNs: router solicitations would blur the RX count below.
