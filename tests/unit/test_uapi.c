@@ -587,30 +587,73 @@ static void handle_dispatch(void **state)
 	char *expected;
 
 	make_device(&dev);
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "get=1\n\n", 7, NOW, &out), 0);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "get=1\n\n", 7, NOW, &out), 0);
 	expected = get(&dev);
 	assert_int_equal(out.len, strlen(expected));
 	assert_memory_equal(out.data, expected, out.len);
 	free(expected);
 	uapi_buf_consume(&out, out.len);
 
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "set=1\nfwmark=3\n\n", 16, NOW, &out), 0);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "set=1\nfwmark=3\n\n", 16, NOW, &out), 0);
 	assert_int_equal(out.len, 9);
 	assert_memory_equal(out.data, "errno=0\n\n", 9);
 	uapi_buf_consume(&out, out.len);
 
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "set=1\nbad=3\n\n", 13, NOW, &out), 0);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "set=1\nbad=3\n\n", 13, NOW, &out), 0);
 	assert_int_equal(out.len, 11);
 	assert_memory_equal(out.data, "errno=-22\n\n", 11);
 	uapi_buf_consume(&out, out.len);
 
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "get=1\nx=1\n\n", 11, NOW, &out), 0);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "get=1\nx=1\n\n", 11, NOW, &out), 0);
 	assert_memory_equal(out.data, "errno=-22\n\n", 11);
 	uapi_buf_consume(&out, out.len);
 
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "put=1\n\n", 7, NOW, &out), -EPROTO);
-	assert_int_equal(uapi_handle(&dev, &info, NULL, "\n\n", 2, NOW, &out), -EPROTO);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "put=1\n\n", 7, NOW, &out), -EPROTO);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "\n\n", 2, NOW, &out), -EPROTO);
 	assert_int_equal(out.len, 0);
+	uapi_buf_free(&out);
+	wg_device_free(&dev);
+}
+
+/* stats=1 is myvpn's extension: answered only when the shell offers counters; without them it
+ * is an unknown operation, as for wireguard-go, and get/set are unaffected. */
+static void handle_stats(void **state)
+{
+	struct stats st = { .rx_packets = 1, .tx_packets = 2, .rx_bytes = 300, .tx_bytes = 400,
+			    .keepalives_sent = 5, .keepalives_received = 6, .endpoint_changes = 7 };
+	struct uapi_buf out = { 0 };
+	struct wg_device dev;
+	char *text;
+
+	st.drops[DROP_BAD_HEADER] = 9;
+	st.drops[DROP_CRYPTO] = 10;
+	make_device(&dev);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "stats=1\n\n", 9, NOW, &out), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	text = out.data;
+	assert_non_null(strstr(text, "rx_packets=1\ntx_packets=2\nrx_bytes=300\ntx_bytes=400\n"
+				     "keepalives_sent=5\nkeepalives_received=6\nendpoint_changes=7\n"
+				     "drop_short=0\ndrop_bad_header=9\n"));
+	assert_non_null(strstr(text, "\ndrop_crypto=10\n"));
+	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");
+	assert_int_equal(uapi_request_length(text, out.len - 1, 0), out.len - 1); /* one reply */
+	for (int r = 0; r < DROP_REASON_COUNT; r++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "\ndrop_%s=", stats_drop_reason_name(r));
+		assert_non_null(strstr(text, line));
+	}
+	uapi_buf_consume(&out, out.len);
+
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "stats=1\nx=1\n\n", 13, NOW, &out), 0);
+	assert_int_equal(out.len, 11);
+	assert_memory_equal(out.data, "errno=-22\n\n", 11);
+	uapi_buf_consume(&out, out.len);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, NULL, "stats=1\n\n", 9, NOW, &out), -EPROTO);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "stats=2\n\n", 9, NOW, &out), -EPROTO);
+	assert_int_equal(out.len, 0);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "get=1\n\n", 7, NOW, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "listen_port=51820\n", 18));
 	uapi_buf_free(&out);
 	wg_device_free(&dev);
 }
@@ -762,6 +805,7 @@ int main(void)
 		cmocka_unit_test(set_errors_change_nothing),
 		cmocka_unit_test(set_nul_and_long_lines),
 		cmocka_unit_test(handle_dispatch),
+		cmocka_unit_test(handle_stats),
 		cmocka_unit_test(request_length),
 		cmocka_unit_test(buf_consume_and_grow),
 		cmocka_unit_test(server_serves_and_notices_removal),

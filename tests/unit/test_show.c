@@ -1,0 +1,526 @@
+/* Unit tests for `myvpn show`: wg's durations and byte sizes, parsing get=1 and stats=1
+ * replies, and the text and JSON they print. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "show.h"
+#include "uapi.h"
+#include "wgcrypto.h"
+
+#define NOW 1700000000ull /* Unix time for "N seconds ago" */
+
+/* ---- wg's units ---- */
+
+static void durations(void **state)
+{
+	static const struct {
+		uint64_t seconds;
+		const char *text;
+	} cases[] = {
+		{ 0, "" },
+		{ 1, "1 second" },
+		{ 2, "2 seconds" },
+		{ 25, "25 seconds" },
+		{ 60, "1 minute" },
+		{ 65, "1 minute, 5 seconds" },
+		{ 120, "2 minutes" },
+		{ 3600, "1 hour" },
+		{ 3661, "1 hour, 1 minute, 1 second" },
+		{ 7322, "2 hours, 2 minutes, 2 seconds" },
+		{ 86400, "1 day" },
+		{ 86400 + 5, "1 day, 5 seconds" },
+		{ 2 * 86400 + 3 * 3600, "2 days, 3 hours" },
+		{ 365 * 86400, "1 year" },
+		{ 365 * 86400 + 2 * 86400 + 5, "1 year, 2 days, 5 seconds" },
+		{ 2 * 365 * 86400 + 86400 + 3600 + 60 + 1, "2 years, 1 day, 1 hour, 1 minute, 1 second" },
+		{ 65535, "18 hours, 12 minutes, 15 seconds" }, /* the longest keepalive */
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		show_format_duration(buf, sizeof(buf), cases[i].seconds);
+		assert_string_equal(buf, cases[i].text);
+	}
+	/* truncation is safe */
+	show_format_duration(buf, 8, 3661);
+	assert_int_equal(strlen(buf), 7);
+}
+
+static void byte_sizes(void **state)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *text;
+	} cases[] = {
+		{ 0, "0 B" },
+		{ 1, "1 B" },
+		{ 1023, "1023 B" },
+		{ 1024, "1.00 KiB" },
+		{ 1536, "1.50 KiB" },
+		{ 159544, "155.80 KiB" },
+		{ 1048575, "1024.00 KiB" }, /* wg switches units on the integer, then rounds */
+		{ 1048576, "1.00 MiB" },
+		{ 52428800, "50.00 MiB" },
+		{ 1073741824ull - 1, "1024.00 MiB" },
+		{ 1073741824ull, "1.00 GiB" },
+		{ 5ull << 30, "5.00 GiB" },
+		{ 1ull << 40, "1.00 TiB" },
+		{ 3ull << 50, "3072.00 TiB" }, /* wg has no PiB */
+		{ UINT64_MAX, "16777216.00 TiB" },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		show_format_bytes(buf, sizeof(buf), cases[i].bytes);
+		assert_string_equal(buf, cases[i].text);
+	}
+}
+
+/* ---- a device as the daemon describes it ---- */
+
+static char priv_hex[65], peer_hex[3][65], psk_hex[65];
+static char pub_b64[45], peer_b64[3][45];
+
+static int setup_keys(void **state)
+{
+	uint8_t key[32], pub[32];
+
+	memset(key, 1, sizeof(key));
+	wgcrypto_x25519_clamp(key);
+	wgcrypto_key_to_hex(priv_hex, key);
+	assert_true(wgcrypto_x25519_public(pub, key));
+	wgcrypto_key_to_base64(pub_b64, pub);
+	for (int i = 0; i < 3; i++) {
+		memset(key, 2 + i, sizeof(key));
+		wgcrypto_key_to_hex(peer_hex[i], key);
+		wgcrypto_key_to_base64(peer_b64[i], key);
+	}
+	memset(key, 9, sizeof(key));
+	wgcrypto_key_to_hex(psk_hex, key);
+	return 0;
+}
+
+static const char zero_hex[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/*
+ * Peer 0: handshake 65 s ago, traffic, keepalive, PSK, two allowed IPs.
+ * Peer 1: never a handshake, no endpoint, no allowed IPs.
+ * Peer 2: handshake 2 s ago (so wg lists it first), IPv6 endpoint.
+ */
+static char *get_reply(void)
+{
+	char *text;
+
+	assert_true(asprintf(&text,
+			     "private_key=%s\nlisten_port=51820\nfwmark=66\n"
+			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
+			     "endpoint=192.0.2.2:51820\nlast_handshake_time_sec=%llu\n"
+			     "last_handshake_time_nsec=5\ntx_bytes=1536\nrx_bytes=52428800\n"
+			     "persistent_keepalive_interval=25\nallowed_ip=10.10.0.2/32\n"
+			     "allowed_ip=fd10::2/128\n"
+			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
+			     "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\n"
+			     "rx_bytes=0\npersistent_keepalive_interval=0\n"
+			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
+			     "endpoint=[2001:db8::2]:51820\nlast_handshake_time_sec=%llu\n"
+			     "last_handshake_time_nsec=0\ntx_bytes=100\nrx_bytes=0\n"
+			     "persistent_keepalive_interval=0\nallowed_ip=10.10.0.4/32\n"
+			     "errno=0\n\n",
+			     priv_hex, peer_hex[0], psk_hex, NOW - 65, peer_hex[1], zero_hex,
+			     peer_hex[2], zero_hex, NOW - 2) > 0);
+	return text;
+}
+
+static char *stats_reply(void)
+{
+	struct stats st = { .rx_packets = 10, .tx_packets = 20, .rx_bytes = 3000, .tx_bytes = 4000,
+			    .keepalives_sent = 1, .keepalives_received = 2, .endpoint_changes = 3 };
+	struct uapi_buf out = { 0 };
+	char *text;
+
+	st.drops[DROP_SHORT] = 4;
+	st.drops[DROP_BAD_HEADER] = 1;
+	st.drops[DROP_DECRYPT] = 7;
+	assert_int_equal(uapi_stats(&st, &out), 0);
+	text = strndup(out.data, out.len);
+	assert_non_null(text);
+	uapi_buf_free(&out);
+	return text;
+}
+
+static void load(struct show_interface *ifc, bool with_stats)
+{
+	char *get = get_reply(), *st = stats_reply();
+
+	memset(ifc, 0, sizeof(*ifc));
+	strcpy(ifc->name, "wg0");
+	assert_int_equal(show_parse_get(ifc, get, strlen(get)), 0);
+	if (with_stats) {
+		assert_int_equal(show_parse_stats(&ifc->stats, st, strlen(st)), 0);
+		ifc->has_stats = true;
+	}
+	free(get);
+	free(st);
+}
+
+/* What a print function wrote, as a string the caller frees. */
+static char *capture_text(const struct show_interface *ifc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	show_print_text(f, ifc, NOW);
+	fclose(f);
+	return text;
+}
+
+static char *capture_json(const struct show_interface *ifcs, size_t count)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	show_print_json(f, ifcs, count);
+	fclose(f);
+	return text;
+}
+
+static void parse_get(void **state)
+{
+	struct show_interface ifc;
+	char b64[45];
+
+	load(&ifc, false);
+	assert_true(ifc.has_private_key);
+	wgcrypto_key_to_base64(b64, ifc.public_key);
+	assert_string_equal(b64, pub_b64);
+	assert_int_equal(ifc.listen_port, 51820);
+	assert_int_equal(ifc.fwmark, 66);
+	assert_int_equal(ifc.peer_count, 3);
+	assert_true(ifc.peers[0].has_preshared_key);
+	assert_false(ifc.peers[1].has_preshared_key);
+	assert_string_equal(ifc.peers[0].endpoint, "192.0.2.2:51820");
+	assert_string_equal(ifc.peers[1].endpoint, "");
+	assert_int_equal(ifc.peers[0].last_handshake_sec, NOW - 65);
+	assert_int_equal(ifc.peers[0].last_handshake_nsec, 5);
+	assert_int_equal(ifc.peers[0].rx_bytes, 52428800);
+	assert_int_equal(ifc.peers[0].tx_bytes, 1536);
+	assert_int_equal(ifc.peers[0].persistent_keepalive, 25);
+	assert_int_equal(ifc.peers[0].allowed_ip_count, 2);
+	assert_int_equal(ifc.peers[0].allowed_ips[1].family, AF_INET6);
+	assert_int_equal(ifc.peers[0].allowed_ips[1].cidr, 128);
+	assert_int_equal(ifc.peers[1].allowed_ip_count, 0);
+	assert_false(ifc.has_stats);
+	show_interface_free(&ifc);
+}
+
+/* uapi_stats and show_parse_stats agree on every counter and every drop reason. */
+static void parse_stats_round_trip(void **state)
+{
+	struct stats in = { 0 }, out;
+	struct uapi_buf buf = { 0 };
+
+	in.rx_packets = 1;
+	in.tx_packets = 2;
+	in.rx_bytes = 3;
+	in.tx_bytes = UINT64_MAX;
+	in.keepalives_sent = 5;
+	in.keepalives_received = 6;
+	in.endpoint_changes = 7;
+	for (int r = 0; r < DROP_REASON_COUNT; r++)
+		in.drops[r] = 1000 + (uint64_t)r;
+	assert_int_equal(uapi_stats(&in, &buf), 0);
+	assert_int_equal(show_parse_stats(&out, buf.data, buf.len), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+	uapi_buf_free(&buf);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void text_like_wg(void **state)
+{
+	struct show_interface ifc;
+	char *text, *expected;
+
+	load(&ifc, true);
+	text = capture_text(&ifc);
+	assert_true(asprintf(&expected,
+			     "interface: wg0\n"
+			     "  public key: %s\n"
+			     "  private key: (hidden)\n"
+			     "  listening port: 51820\n"
+			     "  fwmark: 0x42\n"
+			     "\n"
+			     "peer: %s\n"
+			     "  endpoint: [2001:db8::2]:51820\n"
+			     "  allowed ips: 10.10.0.4/32\n"
+			     "  latest handshake: 2 seconds ago\n"
+			     "  transfer: 0 B received, 100 B sent\n"
+			     "\n"
+			     "peer: %s\n"
+			     "  preshared key: (hidden)\n"
+			     "  endpoint: 192.0.2.2:51820\n"
+			     "  allowed ips: 10.10.0.2/32, fd10::2/128\n"
+			     "  latest handshake: 1 minute, 5 seconds ago\n"
+			     "  transfer: 50.00 MiB received, 1.50 KiB sent\n"
+			     "  persistent keepalive: every 25 seconds\n"
+			     "\n"
+			     "peer: %s\n"
+			     "  allowed ips: (none)\n"
+			     "\n"
+			     "drops:\n"
+			     "  short: 4\n"
+			     "  bad_header: 1\n"
+			     "  decrypt: 7\n",
+			     pub_b64, peer_b64[2], peer_b64[0], peer_b64[1]) > 0);
+	assert_string_equal(text, expected);
+	free(text);
+	free(expected);
+
+	/* no drops: one line; a daemon without stats=1 (wireguard-go): no section at all */
+	memset(ifc.stats.drops, 0, sizeof(ifc.stats.drops));
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "persistent keepalive: every 25 seconds\n\npeer: "));
+	assert_true(ends_with(text, "allowed ips: (none)\n\ndrops: none\n"));
+	free(text);
+	ifc.has_stats = false;
+	text = capture_text(&ifc);
+	assert_null(strstr(text, "drops"));
+	assert_true(ends_with(text, "  allowed ips: (none)\n"));
+	free(text);
+	show_interface_free(&ifc);
+}
+
+static void text_minimal_and_clock(void **state)
+{
+	struct show_interface ifc = { .name = "tun0" };
+	char *text, *reply;
+
+	/* no key, no port, no peers: only the name, as wg */
+	assert_int_equal(show_parse_get(&ifc, "listen_port=0\nerrno=0\n\n", 23), 0);
+	text = capture_text(&ifc);
+	assert_string_equal(text, "interface: tun0\n");
+	free(text);
+	show_interface_free(&ifc);
+
+	/* a handshake now, and one in the future */
+	strcpy(ifc.name, "tun0");
+	assert_true(asprintf(&reply,
+			     "public_key=%s\nlast_handshake_time_sec=%llu\n"
+			     "public_key=%s\nlast_handshake_time_sec=%llu\nerrno=0\n\n",
+			     peer_hex[0], NOW, peer_hex[1], NOW + 10) > 0);
+	assert_int_equal(show_parse_get(&ifc, reply, strlen(reply)), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  latest handshake: Now\n"));
+	assert_non_null(strstr(text, "  latest handshake: (System clock wound backward; connection problems may ensue.)\n"));
+	free(text);
+	free(reply);
+	show_interface_free(&ifc);
+}
+
+static void json_output(void **state)
+{
+	struct show_interface ifcs[2];
+	char *text, *expected;
+
+	load(&ifcs[0], true);
+	load(&ifcs[1], false);
+	strcpy(ifcs[1].name, "a\"b\\c"); /* escaped, whatever the name */
+	ifcs[1].has_private_key = false;
+	ifcs[1].peer_count = 0; /* freed below through peer_cap's array */
+	text = capture_json(ifcs, 2);
+	assert_true(asprintf(&expected,
+			     "[\n"
+			     "  {\n"
+			     "    \"interface\": \"wg0\",\n"
+			     "    \"public_key\": \"%s\",\n"
+			     "    \"listen_port\": 51820,\n"
+			     "    \"fwmark\": 66,\n"
+			     "    \"peers\": [\n"
+			     "      {\n"
+			     "        \"public_key\": \"%s\",\n"
+			     "        \"has_preshared_key\": true,\n"
+			     "        \"endpoint\": \"192.0.2.2:51820\",\n"
+			     "        \"allowed_ips\": [\"10.10.0.2/32\", \"fd10::2/128\"],\n"
+			     "        \"latest_handshake\": %llu,\n"
+			     "        \"rx_bytes\": 52428800,\n"
+			     "        \"tx_bytes\": 1536,\n"
+			     "        \"persistent_keepalive\": 25\n"
+			     "      },\n"
+			     "      {\n"
+			     "        \"public_key\": \"%s\",\n"
+			     "        \"has_preshared_key\": false,\n"
+			     "        \"endpoint\": null,\n"
+			     "        \"allowed_ips\": [],\n"
+			     "        \"latest_handshake\": 0,\n"
+			     "        \"rx_bytes\": 0,\n"
+			     "        \"tx_bytes\": 0,\n"
+			     "        \"persistent_keepalive\": 0\n"
+			     "      },\n",
+			     pub_b64, peer_b64[0], NOW - 65, peer_b64[1]) > 0);
+	assert_memory_equal(text, expected, strlen(expected));
+	free(expected);
+	/* the daemon's order, not wg's: JSON is for programs */
+	assert_non_null(strstr(text, "\"endpoint\": \"[2001:db8::2]:51820\""));
+	assert_non_null(strstr(text, "    \"counters\": {\n"
+				     "      \"rx_packets\": 10,\n"
+				     "      \"tx_packets\": 20,\n"
+				     "      \"rx_bytes\": 3000,\n"
+				     "      \"tx_bytes\": 4000,\n"
+				     "      \"keepalives_sent\": 1,\n"
+				     "      \"keepalives_received\": 2,\n"
+				     "      \"endpoint_changes\": 3\n"
+				     "    },\n"
+				     "    \"drops\": {\n"
+				     "      \"short\": 4,\n"
+				     "      \"bad_header\": 1,\n"
+				     "      \"oversized\": 0,\n"));
+	assert_non_null(strstr(text, "      \"decrypt\": 7,\n"));
+	/* every reason, always: a stable set of keys */
+	for (int r = 0; r < DROP_REASON_COUNT; r++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "\n      \"%s\": ", stats_drop_reason_name(r));
+		assert_non_null(strstr(text, key));
+	}
+	assert_non_null(strstr(text, "\n  },\n  {\n    \"interface\": \"a\\\"b\\\\c\",\n"
+				     "    \"public_key\": null,\n"
+				     "    \"listen_port\": 51820,\n"
+				     "    \"fwmark\": 66,\n"
+				     "    \"peers\": [],\n"
+				     "    \"counters\": null,\n"
+				     "    \"drops\": null\n"
+				     "  }\n]\n"));
+	free(text);
+	ifcs[1].peer_count = 3;
+	show_interface_free(&ifcs[0]);
+	show_interface_free(&ifcs[1]);
+
+	text = capture_json(NULL, 0);
+	assert_string_equal(text, "[]\n");
+	free(text);
+}
+
+/* Anything malformed is refused whole; the daemon's own error comes back as it is. */
+static void bad_replies(void **state)
+{
+	static const struct {
+		const char *reply;
+		int expected;
+	} cases[] = {
+		{ "errno=0\n\n", 0 },
+		{ "listen_port=1\nunknown_key=whatever\nerrno=0\n\n", 0 }, /* skipped, as wg */
+		{ "errno=-22\n\n", -EINVAL },
+		{ "errno=22\n\n", -EINVAL },
+		{ "errno=-95\n\n", -EOPNOTSUPP },
+		{ "", -EBADMSG },
+		{ "listen_port=1\n\n", -EBADMSG },		 /* no errno line */
+		{ "errno=0\n", -EBADMSG },			 /* no empty line */
+		{ "errno=0", -EBADMSG },
+		{ "errno=0\nlisten_port=1\n\n", -EBADMSG },	 /* after errno */
+		{ "listen_port\nerrno=0\n\n", -EBADMSG },	 /* no '=' */
+		{ "=1\nerrno=0\n\n", -EBADMSG },
+		{ "listen_port=65536\nerrno=0\n\n", -EBADMSG },
+		{ "listen_port=-1\nerrno=0\n\n", -EBADMSG },
+		{ "listen_port= 1\nerrno=0\n\n", -EBADMSG },
+		{ "fwmark=4294967296\nerrno=0\n\n", -EBADMSG },
+		{ "private_key=abc\nerrno=0\n\n", -EBADMSG },
+		{ "public_key=zz\nerrno=0\n\n", -EBADMSG },
+		{ "errno=x\n\n", -EBADMSG },
+		{ "errno=\n\n", -EBADMSG },
+		{ "errno=99999999999999999999999\n\n", -EBADMSG },
+	};
+	struct show_interface ifc;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&ifc, 0, sizeof(ifc));
+		assert_int_equal(show_parse_get(&ifc, cases[i].reply, strlen(cases[i].reply)),
+				 cases[i].expected);
+		show_interface_free(&ifc);
+	}
+}
+
+static void bad_peer_lines(void **state)
+{
+	static const char *const peer_lines[] = {
+		"allowed_ip=10.0.0.1\n", /* the slash is required */
+		"allowed_ip=10.0.0.1/33\n",
+		"allowed_ip=bogus/8\n",
+		"endpoint=1.2.3.4:5\x01\n",
+		"endpoint=0123456789012345678901234567890123456789012345678901234567890123456789"
+		"0123456789012345678901234567890123456789\n",
+		"persistent_keepalive_interval=65536\n",
+		"rx_bytes=18446744073709551616\n",
+		"preshared_key=12\n",
+	};
+	struct show_interface ifc;
+	char *reply;
+
+	for (size_t i = 0; i < sizeof(peer_lines) / sizeof(peer_lines[0]); i++) {
+		memset(&ifc, 0, sizeof(ifc));
+		assert_true(asprintf(&reply, "public_key=%s\n%serrno=0\n\n", peer_hex[0],
+				     peer_lines[i]) > 0);
+		assert_int_equal(show_parse_get(&ifc, reply, strlen(reply)), -EBADMSG);
+		free(reply);
+		show_interface_free(&ifc);
+	}
+	/* a NUL inside a line, a line over the limit */
+	memset(&ifc, 0, sizeof(ifc));
+	assert_int_equal(show_parse_get(&ifc, "listen_port=1\0\nerrno=0\n\n", 24), -EBADMSG);
+	reply = calloc(1, 2000);
+	assert_non_null(reply);
+	memset(reply, 'a', 1000);
+	memcpy(reply, "x=", 2);
+	strcpy(reply + 1000, "\nerrno=0\n\n");
+	assert_int_equal(show_parse_get(&ifc, reply, strlen(reply)), -EBADMSG);
+	free(reply);
+	show_interface_free(&ifc);
+}
+
+static void stats_replies(void **state)
+{
+	const char *newer = "rx_packets=5\ndrop_from_the_future=3\ndrop_replay=2\nerrno=0\n\n";
+	struct stats st;
+
+	/* a newer daemon's counters are skipped; a missing one stays zero */
+	assert_int_equal(show_parse_stats(&st, newer, strlen(newer)), 0);
+	assert_int_equal(st.rx_packets, 5);
+	assert_int_equal(st.drops[DROP_REPLAY], 2);
+	assert_int_equal(st.tx_packets, 0);
+	assert_int_equal(show_parse_stats(&st, "errno=-22\n\n", 11), -EINVAL);
+	assert_int_equal(show_parse_stats(&st, "drop_replay=x\nerrno=0\n\n", 23), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(durations),
+		cmocka_unit_test(byte_sizes),
+		cmocka_unit_test(parse_get),
+		cmocka_unit_test(parse_stats_round_trip),
+		cmocka_unit_test(text_like_wg),
+		cmocka_unit_test(text_minimal_and_clock),
+		cmocka_unit_test(json_output),
+		cmocka_unit_test(bad_replies),
+		cmocka_unit_test(bad_peer_lines),
+		cmocka_unit_test(stats_replies),
+	};
+	return cmocka_run_group_tests(tests, setup_keys, NULL);
+}
