@@ -44,6 +44,11 @@ static int set_fwmark(void *ctx, uint32_t fwmark)
 	return ret;
 }
 
+int control_set_fwmark(struct control *c, uint32_t fwmark)
+{
+	return set_fwmark(c, fwmark);
+}
+
 static void convert_endpoints(struct wg_device *wg, int family)
 {
 	for (unsigned int i = 0; i < wg->peer_count; i++) {

@@ -25,5 +25,7 @@ struct control {
 int control_open(struct control *c, struct device *dev, struct worker *w, struct wg_device *wg,
 		 char *err, size_t errlen);
 void control_close(struct control *c);
+/* Marks the UDP socket's packets (FwMark, as wg-quick uses for policy routing). 0 or -errno. */
+int control_set_fwmark(struct control *c, uint32_t fwmark);
 
 #endif

@@ -7,7 +7,7 @@
 #include <net/if.h>
 
 enum {
-	TUN_TXQUEUELEN = 2048, /* the kernel's 500 overflows silently under a burst */
+	TUN_TXQUEUELEN = 1000, /* the kernel's 500 overflows silently under a burst */
 	TUN_GSO_MAX_SEGS = 64, /* a super-packet read must fit one worker batch */
 };
 

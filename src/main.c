@@ -25,7 +25,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define MYVPN_VERSION "0.2.0"
+#define MYVPN_VERSION "0.3.0"
+/* run() printed the reason itself; main() only sets the exit status. */
+#define ALREADY_REPORTED (-ECANCELED)
 
 struct signals {
 	struct loop_source source;
@@ -42,6 +44,7 @@ struct tunnel {
 	struct config cfg; /* encrypted mode: what the tunnel was built from */
 	const char *config_file;
 	int ready_fd; /* `myvpn IFNAME` in the background: tells the waiting parent we are up */
+	uint32_t fwmark; /* FwMark from a -c file */
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -135,8 +138,13 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		goto out_worker;
 	if (t->ops == &wg_ops && control_open(&control, dev, &worker, &t->wg, err, sizeof(err))) {
 		fprintf(stderr, "myvpn: error: %s\n", err);
-		ret = -EADDRINUSE;
+		ret = ALREADY_REPORTED;
 		goto out_signals;
+	}
+	if (t->fwmark && control_set_fwmark(&control, t->fwmark)) {
+		fprintf(stderr, "myvpn: error: cannot set FwMark %u: %s\n", t->fwmark, strerror(errno));
+		ret = ALREADY_REPORTED;
+		goto out_control;
 	}
 	announce(dev, opts, t);
 	ret = tunnel_start(t, &worker);
@@ -145,6 +153,7 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	if (!ret)
 		ret = loop_run(&loop);
 	stats_print(&worker.stats, stderr);
+out_control:
 	control_close(&control);
 out_signals:
 	close(sig.fd);
@@ -187,6 +196,7 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	if (exposed)
 		fprintf(stderr, "Warning: `%s' is world accessible\n", opts->config_file);
 	t->config_file = opts->config_file;
+	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;
 	opts->mtu = t->cfg.mtu;
 	opts->address_count = t->cfg.address_count < MAX_ADDRESSES ? t->cfg.address_count : MAX_ADDRESSES;
@@ -320,7 +330,7 @@ int main(int argc, char **argv)
 	if (tunnel.ops == &wg_ops)
 		wg_device_free(&tunnel.wg);
 	device_close(&dev);
-	if (ret == -EADDRINUSE)
+	if (ret == ALREADY_REPORTED)
 		return 1;
 	if (ret) {
 		fprintf(stderr, "%s: error: %s\n", prog, strerror(-ret));

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { UDP_SOCKET_BUFFER = 8 << 20 }; /* absorbs bursts while the loop is busy elsewhere */
+enum { UDP_SOCKET_BUFFER = 4 << 20 }; /* absorbs bursts while the loop is busy elsewhere */
 
 /* Binds port (0 = ephemeral) on every address. *family is AF_INET6 for a dual-stack socket, or
  * AF_INET when IPv6 is unavailable. Returns the fd or -errno, with a message in err. */

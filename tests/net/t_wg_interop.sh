@@ -12,6 +12,7 @@ cat >"$TMP/a.conf" <<CONF
 PrivateKey = $(cat "$TMP/a.key")
 ListenPort = 51820
 Address = 10.10.0.1/24, fd10::1/64
+FwMark = 0x1234
 
 [Peer]
 PublicKey = $(cat "$TMP/b.pub")
@@ -23,6 +24,8 @@ start_wireguard_go b "$P-wb" 10.10.0.2/24 fd10::2/64 51820 "$(cat "$TMP/a.pub")"
 bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
 A=$BG_PID
 wait_ready a
+
+[ "$(at a wg show "$P-ta" fwmark)" = 0x1234 ] || fail "FwMark from the file not applied: $(at a wg show "$P-ta" fwmark)"
 
 # myvpn initiates.
 ping_eventually a 10 10.10.0.2 || fail "ping myvpn -> wireguard-go (myvpn initiating): $(cat "$TMP/a.log")"
