@@ -113,10 +113,10 @@ static int open_link_watch(struct control *c)
 }
 
 int control_open(struct control *c, struct device *dev, struct worker *w, struct wg_device *wg,
-		 char *err, size_t errlen)
+		 bool read_only, char *err, size_t errlen)
 {
 	struct uapi_server_ops ops = { .ctx = c, .get_info = get_info, .set_listen_port = set_listen_port,
-				       .set_fwmark = set_fwmark, .get_stats = get_stats,
+				       .set_fwmark = set_fwmark, .get_stats = get_stats, .read_only = read_only,
 				       .socket_gone = socket_gone };
 	int ret;
 

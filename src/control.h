@@ -20,10 +20,11 @@ struct control {
 	bool uapi_open;
 };
 
-/* Opens the socket /var/run/wireguard/IFNAME.sock and the link watch. Returns 0 or -errno
- * with a one-line message in err. */
+/* Opens the socket /var/run/wireguard/IFNAME.sock and the link watch. read_only: a plaintext
+ * interface, which `wg show` and `myvpn show` can see but `wg set` cannot change. Returns 0
+ * or -errno with a one-line message in err. */
 int control_open(struct control *c, struct device *dev, struct worker *w, struct wg_device *wg,
-		 char *err, size_t errlen);
+		 bool read_only, char *err, size_t errlen);
 void control_close(struct control *c);
 /* Marks the UDP socket's packets (FwMark, as wg-quick uses for policy routing). 0 or -errno. */
 int control_set_fwmark(struct control *c, uint32_t fwmark);

@@ -85,7 +85,8 @@ static const char *mode_name(enum run_mode mode)
 	return mode == MODE_PEER ? "peer-to-peer" : mode == MODE_SERVER ? "server" : "client";
 }
 
-static void announce(const struct device *dev, const struct options *opts, struct tunnel *t)
+static void announce(const struct device *dev, const struct options *opts, struct tunnel *t,
+		     const struct control *control)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	int port = udp_local_port(dev->udp_fd);
@@ -101,6 +102,9 @@ static void announce(const struct device *dev, const struct options *opts, struc
 		return;
 	}
 	log_warn("plaintext mode: traffic is NEITHER encrypted NOR authenticated; anyone on the path can read and forge it");
+	if (control->uapi_open)
+		log_info("control socket %s/%s.sock (read-only: wg show, myvpn show)", UAPI_DEFAULT_DIR,
+			 dev->ifname);
 	log_info("%s mode on %s, MTU %d, listening on UDP port %d", mode_name(opts->mode), dev->ifname,
 		 dev->mtu, port);
 	if (opts->peer_host)
@@ -136,17 +140,22 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;
-	if (t->ops == &wg_ops && control_open(&control, dev, &worker, &t->wg, err, sizeof(err))) {
-		fprintf(stderr, "myvpn: error: %s\n", err);
-		ret = ALREADY_REPORTED;
-		goto out_signals;
+	/* A plaintext tunnel gets an empty WireGuard device as its face to wg show; without the
+	 * socket it still works, so there a failure is only a warning. */
+	if (control_open(&control, dev, &worker, &t->wg, t->ops != &wg_ops, err, sizeof(err))) {
+		if (t->ops == &wg_ops) {
+			fprintf(stderr, "myvpn: error: %s\n", err);
+			ret = ALREADY_REPORTED;
+			goto out_signals;
+		}
+		log_warn("%s; continuing without it", err);
 	}
 	if (t->fwmark && control_set_fwmark(&control, t->fwmark)) {
 		fprintf(stderr, "myvpn: error: cannot set FwMark %u: %s\n", t->fwmark, strerror(errno));
 		ret = ALREADY_REPORTED;
 		goto out_control;
 	}
-	announce(dev, opts, t);
+	announce(dev, opts, t, &control);
 	ret = tunnel_start(t, &worker);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
@@ -260,7 +269,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		return ret;
 	if (!opts->encrypted) {
 		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive);
-		return 0;
+		return wg_device_init(&t->wg, NULL);
 	}
 	if (opts->uapi_only)
 		ret = wg_device_init(&t->wg, NULL);
@@ -327,8 +336,7 @@ int main(int argc, char **argv)
 	}
 	config_free(&tunnel.cfg);
 	ret = run(&dev, &opts, &tunnel);
-	if (tunnel.ops == &wg_ops)
-		wg_device_free(&tunnel.wg);
+	wg_device_free(&tunnel.wg);
 	device_close(&dev);
 	if (ret == ALREADY_REPORTED)
 		return 1;

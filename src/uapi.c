@@ -841,7 +841,8 @@ int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
 						      : 0;
 		err = -EINVAL;
 	} else if (starts_with(request, len, "set=1\n")) {
-		err = uapi_set(dev, info, hooks, request + 6, len - 6, now_ns, NULL);
+		err = hooks && hooks->read_only ? -EPERM
+						: uapi_set(dev, info, hooks, request + 6, len - 6, now_ns, NULL);
 	} else {
 		return -EPROTO;
 	}

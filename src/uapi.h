@@ -67,6 +67,7 @@ struct uapi_set_hooks {
 	void *ctx;
 	int (*set_listen_port)(void *ctx, uint16_t port); /* 0 = any free port */
 	int (*set_fwmark)(void *ctx, uint32_t fwmark);      /* 0 = clear */
+	bool read_only; /* a plaintext interface: visible to wg show, not configurable (-EPERM) */
 };
 
 /* What a successful set changed outside the device, for a caller without hooks. */

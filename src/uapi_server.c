@@ -105,7 +105,8 @@ static void process(struct uapi_client *c)
 	struct uapi_server *s = c->server;
 	struct uapi_set_hooks hooks = { .ctx = s->ops.ctx,
 					.set_listen_port = s->ops.set_listen_port,
-					.set_fwmark = s->ops.set_fwmark };
+					.set_fwmark = s->ops.set_fwmark,
+					.read_only = s->ops.read_only };
 	struct uapi_device_info info;
 	size_t len;
 

@@ -36,6 +36,7 @@ enum {
 /* The daemon's side. Called from the loop; ctx is passed back. Any may be NULL. */
 struct uapi_server_ops {
 	void *ctx;
+	bool read_only; /* answer every set with -EPERM (plaintext interfaces) */
 	/* The socket state for get=1: the port actually bound, SO_MARK, the UDP family. */
 	void (*get_info)(void *ctx, struct uapi_device_info *info);
 	/* Rebind the UDP socket (0 = any port) / set SO_MARK (0 = clear): 0 or -errno, which

@@ -29,8 +29,14 @@ sleep 0.3
 kill -USR1 "$A"
 wait_until 3 grep -q "unknown_source=1" "$TMP/a.log" || fail "stranger's datagram not counted: $(grep drops "$TMP/a.log")"
 
+# The control socket: wg show sees the plaintext interface, wg set cannot change it.
+at a wg show "$P-ta" listen-port | grep -qx 12345 || fail "wg show on a plaintext interface: $(at a wg show "$P-ta" 2>&1)"
+at a wg set "$P-ta" listen-port 4000 2>/dev/null && fail "wg set changed a plaintext interface"
+at a "$MYVPN" show "$P-ta" | grep -q "unknown_source" || fail "myvpn show lacks the drop counters: $(at a "$MYVPN" show "$P-ta")"
+
 stop_pid "$A"; status=$STOPPED_STATUS
 [ "$status" -eq 0 ] || fail "myvpn exited with $status on SIGTERM"
 link_exists a "$P-ta" && fail "interface still present after exit"
+test -e "/var/run/wireguard/$P-ta.sock" && fail "control socket left after exit"
 grep -q "drops:" "$TMP/a.log" || fail "no counters printed at exit"
 log "ok"
