@@ -43,16 +43,24 @@ err_socket:
 	return ret;
 }
 
+/* An RTM_NEWLINK request that changes the existing link ifindex. */
+static struct nlmsghdr *link_request(char *buf, unsigned int ifindex, struct ifinfomsg **ifi)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	*ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifi));
+	(*ifi)->ifi_family = AF_UNSPEC;
+	(*ifi)->ifi_index = (int)ifindex;
+	return nlh;
+}
+
 int netlink_set_link(unsigned int ifindex, int mtu, int txqlen, bool up)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, ifindex, &ifi);
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = (int)ifindex;
 	if (up) {
 		ifi->ifi_flags = IFF_UP;
 		ifi->ifi_change = IFF_UP;
@@ -146,13 +154,9 @@ bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex)
 int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
+	struct nlmsghdr *nlh = link_request(buf, ifindex, &ifi);
 
-	nlh->nlmsg_type = RTM_NEWLINK;
-	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = (int)ifindex;
 	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segs);
 	return transact(nlh);
 }

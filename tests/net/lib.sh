@@ -176,3 +176,19 @@ _drops_lines_above() { [ "$(grep -c "myvpn: drops:" "$1" || true)" -gt "$2" ]; }
 
 # drop_count LINE REASON: the counter REASON (e.g. decrypt) in a "myvpn: drops:" line.
 drop_count() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }
+
+# wg_conf NAME PEER ADDRESS ALLOWED_IPS [ENDPOINT [EXTRA_PEER_LINE...]]: writes $TMP/NAME.conf
+# (mode 600), a wg-quick file for NAME's keys (wg_keys) with one [Peer], PEER, listening on
+# ${WG_PORT:-51820}.
+wg_conf() {
+	local name=$1 peer=$2 address=$3 allowed=$4 endpoint=${5:-} line
+	shift 4; [ $# -gt 0 ] && shift
+	{
+		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n\n' \
+			"$(cat "$TMP/$name.key")" "${WG_PORT:-51820}" "$address"
+		printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s\n' "$(cat "$TMP/$peer.pub")" "$allowed"
+		[ -z "$endpoint" ] || printf 'Endpoint = %s\n' "$endpoint"
+		for line in "$@"; do printf '%s\n' "$line"; done
+	} >"$TMP/$name.conf"
+	chmod 600 "$TMP/$name.conf"
+}

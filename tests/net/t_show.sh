@@ -10,21 +10,7 @@ wg_keys a; wg_keys b; wg_keys g
 SOCK=/var/run/wireguard
 
 # conf NAME PEER ADDRESS PEER_ADDRESS PEER_UNDERLAY
-conf() {
-	cat >"$TMP/$1.conf" <<-CONF
-		[Interface]
-		PrivateKey = $(cat "$TMP/$1.key")
-		ListenPort = 51820
-		Address = $3/24
-
-		[Peer]
-		PublicKey = $(cat "$TMP/$2.pub")
-		Endpoint = $5:51820
-		AllowedIPs = $4/32
-		PersistentKeepalive = 25
-	CONF
-	chmod 600 "$TMP/$1.conf"
-}
+conf() { wg_conf "$1" "$2" "$3/24" "$4/32" "$5:51820" "PersistentKeepalive = 25"; }
 conf a b 10.20.0.1 10.20.0.2 192.0.2.2
 conf b a 10.20.0.2 10.20.0.1 192.0.2.1
 bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"

@@ -6,17 +6,7 @@
 topo_gateway
 wg_keys client; wg_keys server
 
-cat >"$TMP/server.conf" <<CONF
-[Interface]
-PrivateKey = $(cat "$TMP/server.key")
-ListenPort = 51820
-Address = 10.40.0.1/24
-
-[Peer]
-PublicKey = $(cat "$TMP/client.pub")
-AllowedIPs = 10.40.0.2/32
-CONF
-chmod 600 "$TMP/server.conf"
+wg_conf server client 10.40.0.1/24 10.40.0.2/32
 bg server server "$MYVPN" -c "$TMP/server.conf" -i "$P-ts"
 wait_ready server
 at server nft -f - <<NFT

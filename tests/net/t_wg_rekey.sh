@@ -15,20 +15,7 @@ at d ip addr add 198.51.100.2/24 dev "$P-d"
 wg_keys a; wg_keys b; wg_keys c; wg_keys d
 
 # myvpn_conf NAME PEER PEER_ENDPOINT ADDR PEER_ADDR
-myvpn_conf() {
-	cat >"$TMP/$1.conf" <<-CONF
-		[Interface]
-		PrivateKey = $(cat "$TMP/$1.key")
-		ListenPort = 51820
-		Address = $4/24
-
-		[Peer]
-		PublicKey = $(cat "$TMP/$2.pub")
-		Endpoint = $3:51820
-		AllowedIPs = $5/32
-	CONF
-	chmod 600 "$TMP/$1.conf"
-}
+myvpn_conf() { wg_conf "$1" "$2" "$4/24" "$5/32" "$3:51820"; }
 myvpn_conf a b 192.0.2.2 10.10.0.1 10.10.0.2
 myvpn_conf c d 198.51.100.2 10.40.0.1 10.40.0.2
 bg a a "$MYVPN" -v -c "$TMP/a.conf" -i "$P-ta"

@@ -11,18 +11,7 @@
 # --- 1. roaming ----------------------------------------------------------------------------
 topo_direct
 wg_keys a; wg_keys b
-cat >"$TMP/a.conf" <<CONF
-[Interface]
-PrivateKey = $(cat "$TMP/a.key")
-ListenPort = 51820
-Address = 10.10.0.1/24
-
-[Peer]
-PublicKey = $(cat "$TMP/b.pub")
-Endpoint = 192.0.2.2:51820
-AllowedIPs = 10.10.0.2/32
-CONF
-chmod 600 "$TMP/a.conf"
+wg_conf a b 10.10.0.1/24 10.10.0.2/32 192.0.2.2:51820
 start_wireguard_go b "$P-wb" 10.10.0.2/24 fd10::2/64 51820 "$(cat "$TMP/a.pub")" 192.0.2.1:51820 10.10.0.1/32
 bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
 A=$BG_PID
@@ -77,18 +66,8 @@ AllowedIPs = 10.20.0.2/32
 PublicKey = $(cat "$TMP/c2.pub")
 AllowedIPs = 10.20.0.3/32
 CONF
-cat >"$TMP/c2.conf" <<CONF
-[Interface]
-PrivateKey = $(cat "$TMP/c2.key")
-ListenPort = 51832
-Address = 10.20.0.3/24
-
-[Peer]
-PublicKey = $(cat "$TMP/hub.pub")
-Endpoint = 198.51.100.1:51830
-AllowedIPs = 10.20.0.0/24
-CONF
-chmod 600 "$TMP/hub.conf" "$TMP/c2.conf"
+WG_PORT=51832 wg_conf c2 hub 10.20.0.3/24 10.20.0.0/24 198.51.100.1:51830
+chmod 600 "$TMP/hub.conf"
 bg hub hub "$MYVPN" -c "$TMP/hub.conf" -i "$P-th"
 HUB=$BG_PID
 bg c2 c2 "$MYVPN" -c "$TMP/c2.conf" -i "$P-t2"

@@ -54,20 +54,7 @@ mitm_wait() {
 }
 
 wg_keys a; wg_keys b
-conf() { # conf NAME OWN_ADDR PEER PEER_ADDR ENDPOINT
-	cat >"$TMP/$1.conf" <<-CONF
-		[Interface]
-		PrivateKey = $(cat "$TMP/$1.key")
-		ListenPort = 51820
-		Address = $2/24
-
-		[Peer]
-		PublicKey = $(cat "$TMP/$3.pub")
-		Endpoint = $5
-		AllowedIPs = $4/32
-	CONF
-	chmod 600 "$TMP/$1.conf"
-}
+conf() { wg_conf "$1" "$3" "$2/24" "$4/32" "$5"; } # conf NAME OWN_ADDR PEER PEER_ADDR ENDPOINT
 conf a 10.20.0.1 b 10.20.0.2 198.51.100.2:51000
 conf b 10.20.0.2 a 10.20.0.1 203.0.113.2:51000
 declare -A PID
