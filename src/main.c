@@ -137,6 +137,7 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		goto out_loop;
 	worker.vnet_hdr = dev->vnet_hdr;
 	worker.gro_flags = dev->gro_flags;
+	worker.udp_gso = !opts->no_offload;
 	ret = signals_open(&sig);
 	if (ret)
 		goto out_worker;

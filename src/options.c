@@ -292,7 +292,7 @@ void options_usage(FILE *out, const char *prog)
 		"      --private-key FILE  encrypted seed-style: our private key (from 'myvpn genkey')\n"
 		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
-		"      --no-offload        no TUN segmentation offloads (one packet per read/write)\n"
+		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",

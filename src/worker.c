@@ -7,6 +7,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,10 +25,11 @@ void worker_drop(struct worker *w, enum drop_reason why)
 	log_ratelimited(LOG_DEBUG, w->loop->now_ns, "dropped packet: %s", stats_drop_reason_name(why));
 }
 
-/* Sends tx.msgs[0..count); whatever the kernel refuses is counted, never retried. */
-static void send_batch(struct worker *w, int count)
+/* Sends tx.msgs[from..count) one datagram each; what the kernel refuses is counted, never
+ * retried. */
+static void send_each(struct worker *w, int from, int count)
 {
-	int sent = 0;
+	int sent = from;
 
 	while (sent < count) {
 		int n = sendmmsg(w->udp_fd, w->tx.msgs + sent, (unsigned int)(count - sent), 0);
@@ -41,6 +44,95 @@ static void send_batch(struct worker *w, int count)
 			w->stats.tx_bytes += w->tx.msgs[i].msg_len;
 		w->stats.tx_packets += (uint64_t)n;
 		sent += n;
+	}
+}
+
+static void set_gso_msg(struct worker *w, int n, int first, int segments, size_t size)
+{
+	struct msghdr *m = &w->gso.msgs[n].msg_hdr;
+	const struct msghdr *src = &w->tx.msgs[first].msg_hdr;
+	struct cmsghdr *c = &w->gso.cmsg[n].align;
+	uint16_t segment_size = (uint16_t)size;
+
+	*m = (struct msghdr){ .msg_name = src->msg_name, .msg_namelen = src->msg_namelen,
+			      .msg_iov = &w->tx.iovs[first], .msg_iovlen = (size_t)segments };
+	w->gso.first[n] = first;
+	w->gso.segments[n] = segments;
+	if (segments == 1)
+		return;
+	m->msg_control = w->gso.cmsg[n].buf;
+	m->msg_controllen = sizeof(w->gso.cmsg[n].buf);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(segment_size));
+	memcpy(CMSG_DATA(c), &segment_size, sizeof(segment_size));
+}
+
+/* Groups tx.msgs[0..count) into GSO messages; returns how many. */
+static int group_gso(struct worker *w, int count)
+{
+	int n = 0;
+
+	for (int i = 0; i < count; n++) {
+		const void *to = w->tx.msgs[i].msg_hdr.msg_name;
+		size_t size = w->tx.iovs[i].iov_len, total = size;
+		int j = i + 1;
+
+		while (j < count && j - i < UDP_GSO_MAX_SEGMENTS && w->tx.msgs[j].msg_hdr.msg_name == to &&
+		       w->tx.iovs[j].iov_len <= size && total + w->tx.iovs[j].iov_len <= UDP_GSO_MAX_BYTES) {
+			total += w->tx.iovs[j].iov_len;
+			if (w->tx.iovs[j++].iov_len < size)
+				break; /* only the last segment may be shorter */
+		}
+		set_gso_msg(w, n, i, j - i, size);
+		i = j;
+	}
+	return n;
+}
+
+/* A kernel or path that refuses UDP_SEGMENT (no checksum offload: EIO; a segment larger than
+ * the route's MTU: EINVAL/EMSGSIZE) gets the datagrams one by one instead. */
+static bool gso_refused(struct worker *w, int err)
+{
+	if (err != EIO && err != EINVAL && err != EMSGSIZE && err != EOPNOTSUPP)
+		return false;
+	if (err == EIO || err == EOPNOTSUPP) {
+		log_info("UDP segmentation offload unavailable (%s); sending datagrams one by one",
+			 strerror(err));
+		w->udp_gso = false;
+	}
+	return true;
+}
+
+/* Sends tx.msgs[0..count), with UDP GSO where it applies. */
+static void send_batch(struct worker *w, int count)
+{
+	int n, sent = 0;
+
+	if (!w->udp_gso) {
+		send_each(w, 0, count);
+		return;
+	}
+	n = group_gso(w, count);
+	while (sent < n) {
+		int r = sendmmsg(w->udp_fd, w->gso.msgs + sent, (unsigned int)(n - sent), 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (gso_refused(w, errno)) {
+				send_each(w, w->gso.first[sent], count);
+				return;
+			}
+			log_ratelimited(LOG_WARN, w->loop->now_ns, "send failed: %s", strerror(errno));
+			w->stats.drops[DROP_UDP_SEND] += (uint64_t)(count - w->gso.first[sent]);
+			return;
+		}
+		for (int i = sent; i < sent + r; i++) {
+			w->stats.tx_bytes += w->gso.msgs[i].msg_len;
+			w->stats.tx_packets += (uint64_t)w->gso.segments[i];
+		}
+		sent += r;
 	}
 }
 

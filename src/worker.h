@@ -42,6 +42,20 @@ struct packet_batch {
 	union endpoint addrs[WORKER_BATCH];
 };
 
+/* UDP GSO: runs of datagrams to one peer, all one size but the last, leave in one message and
+ * the kernel cuts them (UDP_SEGMENT): one trip through the UDP stack instead of dozens. */
+enum { UDP_GSO_MAX_BYTES = 65000, UDP_GSO_MAX_SEGMENTS = 64 };
+
+struct gso_batch {
+	struct mmsghdr msgs[WORKER_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} cmsg[WORKER_BATCH];
+	int first[WORKER_BATCH];    /* index of the message's first datagram in tx */
+	int segments[WORKER_BATCH]; /* datagrams it carries */
+};
+
 struct worker {
 	struct loop *loop;
 	const struct tunnel_ops *ops;
@@ -54,6 +68,8 @@ struct worker {
 	 * super-packet to split, and received segments of one flow are coalesced into one write. */
 	bool vnet_hdr;
 	int gro_flags; /* enum offload_gro_flags */
+	bool udp_gso;  /* cleared for good if the kernel refuses UDP_SEGMENT */
+	struct gso_batch gso;
 	struct offload_gro gro;
 	uint8_t *rx_ip[WORKER_BATCH];
 	size_t rx_ip_len[WORKER_BATCH];
