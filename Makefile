@@ -11,9 +11,9 @@ CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
 CFLAGS := -O0 -g
 endif
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
+CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl) -pthread
 
 ifneq ($(V),1)
 Q = @
