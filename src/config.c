@@ -216,6 +216,17 @@ static int add_addresses(struct parser *p, char *value)
 	return parse_prefix_list(p, "Address", value, add_address);
 }
 
+static int set_workers(struct parser *p, char *value)
+{
+	unsigned long n;
+	int ret = parse_number(p, "Workers", value, false, 1, CONFIG_WORKERS_MAX, &n);
+
+	if (ret)
+		return ret;
+	p->cfg.workers = (int)n;
+	return 0;
+}
+
 static int set_mtu(struct parser *p, char *value)
 {
 	unsigned long n;
@@ -383,6 +394,7 @@ static const struct key_handler interface_keys[] = {
 	{ "FwMark", set_fwmark },
 	{ "Address", add_addresses },
 	{ "MTU", set_mtu },
+	{ "Workers", set_workers },
 	{ "DNS", ignore_value },
 	{ "Table", ignore_value },
 	{ "PreUp", ignore_value },

@@ -12,7 +12,7 @@
  * The format is wg(8)'s, with wg-quick(8)'s extra [Interface] keys:
  *
  *   [Interface]   PrivateKey, ListenPort, FwMark (number, 0x-hex or "off"), Address (list),
- *                 MTU (576-65535); DNS, Table, PreUp, PostUp, PreDown, PostDown and
+ *                 MTU (576-65535), Workers (1-64, myvpn's own); DNS, Table, PreUp, PostUp, PreDown, PostDown and
  *                 SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
  *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
@@ -29,6 +29,7 @@ enum config_limits {
 	CONFIG_MTU_MAX = 65535,
 	CONFIG_MAX_FILE_SIZE = 1 << 20,
 	CONFIG_MAX_HOST_LEN = 253, /* longest DNS name */
+	CONFIG_WORKERS_MAX = 64,
 };
 
 /* line is 1-based; 0 means the error is about the file as a whole (open, read, size). */
@@ -63,6 +64,7 @@ struct config {
 	struct ip_prefix addresses[CONFIG_MAX_ADDRESSES]; /* host bits kept: 10.0.0.1/24 */
 	int address_count;
 	int mtu; /* 0 = unset; the caller applies its default (1420) */
+	int workers; /* data-path threads; 0 = unset, the caller's default */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

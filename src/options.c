@@ -1,5 +1,6 @@
 /* Command-line parsing for the seed-style modes (pure: reports errors in a buffer). */
 #include "options.h"
+#include "config.h"
 #include "mtu.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@ enum long_only_option {
 	OPT_PRIVATE_KEY,
 	OPT_PEER_KEY,
 	OPT_NO_OFFLOAD,
+	OPT_WORKERS,
 };
 
 static const struct option long_options[] = {
@@ -36,6 +38,7 @@ static const struct option long_options[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -162,6 +165,11 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 		return 0;
 	case OPT_NO_OFFLOAD:
 		o->no_offload = true;
+		return 0;
+	case OPT_WORKERS:
+		if (parse_int(arg, 1, CONFIG_WORKERS_MAX, &o->workers))
+			return fail(err, errlen, "workers '%s' out of range (1-%d)", arg,
+				    CONFIG_WORKERS_MAX);
 		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
@@ -293,8 +301,10 @@ void options_usage(FILE *out, const char *prog)
 		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
+		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
-		prog, prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT);
+		prog, prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT,
+		CONFIG_WORKERS_MAX);
 }

@@ -31,6 +31,7 @@ static const char full_config[] =
 	"Address = 10.0.0.1/24, fd00::1/64\n"
 	"Address = 10.9.9.9\n"
 	"MTU = 1380\n"
+	"Workers = 4\n"
 	"FwMark = 0x1234\n"
 	"DNS = 1.1.1.1, example.com\n"
 	"Table = off\n"
@@ -85,6 +86,7 @@ static void full_config_parses(void **state)
 	assert_int_equal(cfg.listen_port, 51820);
 	assert_int_equal(cfg.fwmark, 0x1234);
 	assert_int_equal(cfg.mtu, 1380);
+	assert_int_equal(cfg.workers, 4);
 	assert_int_equal(cfg.address_count, 3);
 	prefix_equals(&cfg.addresses[0], "10.0.0.1", 24);
 	prefix_equals(&cfg.addresses[1], "fd00::1", 64);
@@ -103,8 +105,8 @@ static void full_config_parses(void **state)
 	prefix_equals(&a->allowed_ips[1], "fd00::2", 128);
 	prefix_equals(&a->allowed_ips[2], "192.168.0.0", 16);
 	assert_int_equal(a->persistent_keepalive, 25);
-	assert_int_equal(a->line, 15);
-	assert_int_equal(a->endpoint_line, 19);
+	assert_int_equal(a->line, 16);
+	assert_int_equal(a->endpoint_line, 20);
 
 	key_equals(b->public_key, 4);
 	assert_false(b->has_psk);
@@ -114,7 +116,7 @@ static void full_config_parses(void **state)
 	prefix_equals(&b->allowed_ips[0], "0.0.0.0", 0);
 	prefix_equals(&b->allowed_ips[1], "::", 0);
 	assert_int_equal(b->persistent_keepalive, 0);
-	assert_int_equal(b->line, 24);
+	assert_int_equal(b->line, 25);
 
 	config_free(&cfg);
 	assert_null(cfg.peers);
@@ -135,6 +137,7 @@ static void empty_and_defaults(void **state)
 	assert_false(cfg.has_private_key);
 	assert_false(cfg.has_listen_port);
 	assert_int_equal(cfg.mtu, 0);
+	assert_int_equal(cfg.workers, 0);
 	assert_int_equal(cfg.peer_count, 0);
 	config_free(&cfg);
 
@@ -157,6 +160,7 @@ static void lenient_forms(void **state)
 		"listenport = 0\r\n"
 		"fwmark = OFF\r\n"
 		"mtu = 576\r\n"
+		"WORKERS = 1\r\n"
 		"[PEER]\r\n"
 		"publickey = " KEY2 "#comment right after\r\n"
 		"endpoint = 192.0.2.1:1\r\n"
@@ -174,6 +178,7 @@ static void lenient_forms(void **state)
 	assert_int_equal(cfg.listen_port, 0);
 	assert_int_equal(cfg.fwmark, 0);
 	assert_int_equal(cfg.mtu, 576);
+	assert_int_equal(cfg.workers, 1);
 	assert_int_equal(cfg.address_count, 1);
 	assert_int_equal(cfg.peer_count, 1);
 	assert_string_equal(cfg.peers[0].endpoint_host, "192.0.2.1");
@@ -182,9 +187,10 @@ static void lenient_forms(void **state)
 	assert_int_equal(cfg.peers[0].persistent_keepalive, 65535);
 	config_free(&cfg);
 
-	assert_int_equal(parse_str(&cfg, "[Interface]\nFwMark = 4294967295\nMTU=65535\n", &err), 0);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nFwMark = 4294967295\nMTU=65535\nWorkers=64\n", &err), 0);
 	assert_int_equal(cfg.fwmark, UINT32_MAX);
 	assert_int_equal(cfg.mtu, 65535);
+	assert_int_equal(cfg.workers, 64);
 	config_free(&cfg);
 	assert_int_equal(parse_str(&cfg, "[Interface]\nFwMark = 0xffffffff\n", &err), 0);
 	assert_int_equal(cfg.fwmark, UINT32_MAX);
@@ -254,6 +260,12 @@ static const struct bad_case bad_cases[] = {
 	{ IFACE "MTU = 575\n", 2, "MTU '575' out of range (576-65535)" },
 	{ IFACE "MTU = 65536\n", 2, "MTU '65536' out of range" },
 	{ IFACE "MTU = 1420 bytes\n", 2, "MTU '1420 bytes' is not a number" },
+	{ IFACE "Workers = 0\n", 2, "Workers '0' out of range (1-64)" },
+	{ IFACE "Workers = 65\n", 2, "Workers '65' out of range (1-64)" },
+	{ IFACE "Workers = -1\n", 2, "Workers '-1' is not a number" },
+	{ IFACE "Workers = auto\n", 2, "Workers 'auto' is not a number" },
+	{ IFACE "Workers =\n", 2, "Workers '' is not a number" },
+	{ PEER2 "Workers = 4\n", 3, "unknown key 'Workers' in [Peer]" },
 	{ IFACE "FwMark = 0x100000000\n", 2, "FwMark '0x100000000' out of range" },
 	{ IFACE "FwMark = 0x\n", 2, "FwMark '0x' is not a number" },
 	{ IFACE "FwMark = 0x0x5\n", 2, "FwMark '0x0x5' is not a number" },

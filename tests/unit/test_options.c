@@ -94,6 +94,12 @@ static const struct error_case error_cases[] = {
 	{ "-s|-1", "out of range" },
 	{ "-a|192.0.2.1|--mtu|575", "MTU '575' out of range" },
 	{ "-a|192.0.2.1|--mtu|70000", "out of range" },
+	{ "-a|192.0.2.1|--workers|0", "workers '0' out of range (1-64)" },
+	{ "-a|192.0.2.1|--workers|65", "workers '65' out of range (1-64)" },
+	{ "-a|192.0.2.1|--workers|-2", "workers '-2' out of range" },
+	{ "-a|192.0.2.1|--workers|4x", "workers '4x' out of range" },
+	{ "-a|192.0.2.1|--workers=", "workers '' out of range" },
+	{ "-a|192.0.2.1|--workers", "needs an argument" },
 	{ "-a|192.0.2.1|-i|abcdefghijklmnop", "invalid interface name" },
 	{ "-a|192.0.2.1|-i|a b", "invalid interface name" },
 	{ "-a|192.0.2.1|-i|x;rm", "invalid interface name" },
@@ -120,6 +126,30 @@ static void errors_are_one_clear_line(void **state)
 	}
 }
 
+/* How to run, not what the tunnel is: allowed in every mode, and with -c. */
+static void workers_option(void **state)
+{
+	static const struct {
+		const char *line;
+		int workers;
+	} cases[] = {
+		{ "-a|192.0.2.1", 0 },
+		{ "-a|192.0.2.1|--workers|1", 1 },
+		{ "-s|5000|--workers|64", 64 },
+		{ "-c|wg0.conf|--workers|8", 8 },
+		{ "--workers|3|wg0", 3 },
+		{ "--workers=2|--workers=5|-a|192.0.2.1", 5 }, /* the last one wins */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct options o;
+		char err[256] = "";
+
+		if (parse(&o, false, err, cases[i].line) || o.workers != cases[i].workers)
+			fail_msg("case '%s': workers %d, message '%s'", cases[i].line, o.workers, err);
+	}
+}
+
 static void ifname_rules(void **state)
 {
 	assert_true(options_ifname_valid("tun0"));
@@ -139,6 +169,7 @@ int main(void)
 		cmocka_unit_test(seed_nat_lines),
 		cmocka_unit_test(new_options),
 		cmocka_unit_test(errors_are_one_clear_line),
+		cmocka_unit_test(workers_option),
 		cmocka_unit_test(ifname_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
