@@ -121,6 +121,9 @@ struct transport_udp_options {
 int transport_udp_open(const struct transport_udp_options *opts, struct stats *const *stats,
 		       struct transport **out, char *err, size_t errlen);
 int transport_local_port(const struct transport *t);
+/* Datagrams the kernel dropped on this socket before we read them (a full receive queue),
+ * as reported by SO_RXQ_OVFL with the datagrams that followed. */
+uint64_t transport_udp_kernel_drops(const struct transport *t);
 
 /* ---- endpoints ---- */
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b); /* remote and local */
