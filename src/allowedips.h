@@ -6,17 +6,22 @@
 #include <stdint.h>
 
 struct allowedips_node;
+struct allowedips_owner;
 
 /*
- * Two path-compressed binary tries, one per family. Owners are opaque (a
- * peer) and never dereferenced or freed here; a NULL owner means "no
- * entry". Addresses are raw network-order bytes (4 or 16). Not thread-safe:
- * the caller serialises writers against readers.
+ * Two path-compressed binary tries, one per family, plus a hash map from
+ * each owner to the list of its prefixes, so that removing or listing one
+ * owner costs O(its prefixes), not O(the table). Owners are opaque (a peer)
+ * and never dereferenced or freed here; a NULL owner means "no entry".
+ * Addresses are raw network-order bytes (4 or 16). Not thread-safe: the
+ * caller serialises writers against readers. Lookups and walks write
+ * nothing, so readers may share a read lock.
  */
 struct allowedips {
 	struct allowedips_node *root4;
 	struct allowedips_node *root6;
-	uint64_t next_seq;
+	struct allowedips_owner *owners; /* open addressing; NULL owner = free slot */
+	size_t owners_cap, owners_used;  /* cap is 0 or a power of two */
 };
 
 void allowedips_init(struct allowedips *t);
@@ -41,7 +46,8 @@ void *allowedips_lookup(const struct allowedips *t, int family,
 int allowedips_remove(struct allowedips *t, int family, const void *addr,
 		      uint8_t cidr);
 
-/* Removes every prefix of owner, in both families; returns how many. */
+/* Removes every prefix of owner, in both families; returns how many.
+ * O(owner's prefixes x trie depth). */
 size_t allowedips_remove_by_owner(struct allowedips *t, const void *owner);
 
 /*
@@ -49,6 +55,7 @@ size_t allowedips_remove_by_owner(struct allowedips *t, const void *owner);
  * first, each family in address order, shorter prefix first. addr holds the
  * masked prefix, 4 or 16 bytes, valid during the call only. fn must not
  * modify the table; a non-zero return stops the walk and is passed back.
+ * O(k log k) for an owner with k prefixes; O(table) for NULL.
  */
 int allowedips_walk_by_owner(const struct allowedips *t, const void *owner,
 			     int (*fn)(void *ctx, int family, const void *addr,
@@ -68,7 +75,8 @@ void *allowedips_lookup_packet_src(const struct allowedips *t,
 				   const uint8_t *pkt, size_t len);
 
 /* An owner's prefixes in the order they were given to it, IPv4 and IPv6 interleaved, as
- * wireguard-go lists them (so `wg show` prints the same). -ENOMEM, or fn's non-zero result. */
+ * wireguard-go lists them (so `wg show` prints the same). A prefix moved to the owner
+ * counts as given at the move. O(k), no allocation. 0, or fn's non-zero result. */
 int allowedips_walk_by_owner_in_order(const struct allowedips *t, const void *owner,
 				      int (*fn)(void *ctx, int family, const void *addr,
 						uint8_t cidr),

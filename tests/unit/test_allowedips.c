@@ -9,10 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "allowedips.h"
+
+/* A sanitizer report fails the run instead of scrolling past a green result. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
 
 /* Distinct owner addresses; the table never dereferences them. */
 enum { NUM_OWNERS = 32 };
@@ -495,17 +503,233 @@ static void test_packet_lookup(void **state)
 	allowedips_free(&t);
 }
 
+/* Walks that must list nothing, for owners that never had or no longer have prefixes. */
+static void expect_nothing_of(struct allowedips *t, const void *owner)
+{
+	struct walk_log log = { .len = 0 };
+
+	assert_int_equal(allowedips_walk_by_owner_in_order(t, owner, log_prefix, &log), 0);
+	assert_int_equal(log.calls, 0);
+	if (owner) {
+		assert_int_equal(allowedips_walk_by_owner(t, owner, log_prefix, &log), 0);
+		assert_int_equal(log.calls, 0);
+	}
+	assert_int_equal(allowedips_remove_by_owner(t, owner), 0);
+}
+
+static void test_owner_without_prefixes(void **state)
+{
+	struct allowedips t;
+	struct addr a = ip4(10, 0, 0, 1), b = ip6(0xfd000000, 0, 0, 1);
+
+	(void)state;
+	allowedips_init(&t);
+	expect_nothing_of(&t, OWNER(A));
+	expect_nothing_of(&t, NULL);
+	assert_int_equal(allowedips_insert(&t, AF_INET, a.b, 32, OWNER(A)), 0);
+	assert_int_equal(allowedips_insert(&t, AF_INET6, b.b, 128, OWNER(B)), 0);
+	expect_nothing_of(&t, OWNER(C));
+	expect_nothing_of(&t, NULL);
+	/* A had one prefix, removed by name: A is back to having none. */
+	assert_int_equal(allowedips_remove(&t, AF_INET, a.b, 32), 0);
+	expect_nothing_of(&t, OWNER(A));
+	assert_ptr_equal(allowedips_lookup(&t, AF_INET6, b.b), OWNER(B));
+	assert_int_equal(allowedips_remove_by_owner(&t, OWNER(B)), 1);
+	expect_nothing_of(&t, OWNER(B));
+	assert_null(t.root6);
+	assert_null(t.owners);
+}
+
+/*
+ * In-order listings: one row is an insert, a remove or a remove_by_owner,
+ * followed by what each of owners A, B and C must list, in order.
+ */
+struct order_row {
+	enum { O_INS, O_DEL, O_DEL_OWNER } op;
+	int family;
+	uint32_t w[4];
+	uint8_t cidr;
+	int owner;
+	const char *want[3];
+};
+
+#define OINS4(o, a, b, c, d, cidr) O_INS, V4(a, b, c, d), (cidr), (o)
+#define OINS6(o, a, b, c, d, cidr) O_INS, V6(a, b, c, d), (cidr), (o)
+#define ODEL4(a, b, c, d, cidr) O_DEL, V4(a, b, c, d), (cidr), NONE
+#define ODEL_OWNER(o) O_DEL_OWNER, 0, { 0 }, 0, (o)
+
+static void run_order_rows(const struct order_row *rows, size_t n)
+{
+	struct allowedips t;
+
+	allowedips_init(&t);
+	for (size_t i = 0; i < n; i++) {
+		const struct order_row *r = &rows[i];
+		struct addr a = words(r->w[0], r->w[1], r->w[2], r->w[3]);
+
+		if (r->op == O_INS)
+			assert_int_equal(allowedips_insert(&t, r->family, a.b, r->cidr,
+							   OWNER(r->owner)), 0);
+		else if (r->op == O_DEL)
+			assert_int_equal(allowedips_remove(&t, r->family, a.b, r->cidr), 0);
+		else
+			allowedips_remove_by_owner(&t, OWNER(r->owner));
+		for (int o = A; o <= C; o++) {
+			struct walk_log log = { .len = 0 };
+
+			assert_int_equal(allowedips_walk_by_owner_in_order(&t, OWNER(o),
+									 log_prefix, &log), 0);
+			if (strcmp(log.text, r->want[o]))
+				fail_msg("row %zu owner %d: got \"%s\", want \"%s\"", i + 1, o,
+					 log.text, r->want[o]);
+		}
+	}
+	allowedips_free(&t);
+}
+
+#define RUN_ORDER_ROWS(rows) run_order_rows((rows), sizeof(rows) / sizeof((rows)[0]))
+
+/* Insertion order, not address order, and the families interleaved. */
+static void test_in_order_interleaved(void **state)
+{
+	static const struct order_row rows[] = {
+		{ OINS6(A, 0xfd000000, 0, 0, 2, 128), { "6/fd000000000000000000000000000002/128 ", "", "" } },
+		{ OINS4(A, 10, 0, 0, 9, 32), { "6/fd000000000000000000000000000002/128 4/0a000009/32 ", "", "" } },
+		{ OINS6(A, 0xfd000000, 0, 0, 1, 128),
+		  { "6/fd000000000000000000000000000002/128 4/0a000009/32 "
+		    "6/fd000000000000000000000000000001/128 ", "", "" } },
+		{ OINS4(A, 10, 0, 0, 1, 8),
+		  { "6/fd000000000000000000000000000002/128 4/0a000009/32 "
+		    "6/fd000000000000000000000000000001/128 4/0a000000/8 ", "", "" } },
+		/* A repeat keeps its place. */
+		{ OINS4(A, 10, 0, 0, 9, 32),
+		  { "6/fd000000000000000000000000000002/128 4/0a000009/32 "
+		    "6/fd000000000000000000000000000001/128 4/0a000000/8 ", "", "" } },
+		{ ODEL4(10, 0, 0, 9, 32),
+		  { "6/fd000000000000000000000000000002/128 "
+		    "6/fd000000000000000000000000000001/128 4/0a000000/8 ", "", "" } },
+		{ ODEL_OWNER(A), { "", "", "" } },
+	};
+
+	(void)state;
+	RUN_ORDER_ROWS(rows);
+}
+
+/* A prefix that changes owner leaves one list and joins the end of the other. */
+static void test_in_order_moves(void **state)
+{
+	static const struct order_row rows[] = {
+		{ OINS4(A, 10, 1, 0, 0, 16), { "4/0a010000/16 ", "", "" } },
+		{ OINS4(A, 10, 2, 0, 0, 16), { "4/0a010000/16 4/0a020000/16 ", "", "" } },
+		{ OINS4(A, 10, 3, 0, 0, 16), { "4/0a010000/16 4/0a020000/16 4/0a030000/16 ", "", "" } },
+		{ OINS6(B, 0xfd000000, 0, 0, 0, 8), { "4/0a010000/16 4/0a020000/16 4/0a030000/16 ",
+						       "6/fd000000000000000000000000000000/8 ", "" } },
+		/* Moves out of the middle of A's list... */
+		{ OINS4(B, 10, 2, 0, 0, 16), { "4/0a010000/16 4/0a030000/16 ",
+					       "6/fd000000000000000000000000000000/8 4/0a020000/16 ", "" } },
+		/* ...and back again, now last. */
+		{ OINS4(A, 10, 2, 0, 0, 16), { "4/0a010000/16 4/0a030000/16 4/0a020000/16 ",
+					       "6/fd000000000000000000000000000000/8 ", "" } },
+		/* The head and the tail of a list move too. */
+		{ OINS4(C, 10, 1, 0, 0, 16), { "4/0a030000/16 4/0a020000/16 ",
+					       "6/fd000000000000000000000000000000/8 ", "4/0a010000/16 " } },
+		{ OINS4(C, 10, 2, 0, 0, 16), { "4/0a030000/16 ", "6/fd000000000000000000000000000000/8 ",
+					       "4/0a010000/16 4/0a020000/16 " } },
+		/* A join node (10.0.0.0/14 above the /16s) turning into a prefix. */
+		{ OINS4(A, 10, 0, 0, 0, 14), { "4/0a030000/16 4/0a000000/14 ",
+					       "6/fd000000000000000000000000000000/8 ",
+					       "4/0a010000/16 4/0a020000/16 " } },
+		/* B's only prefix moves away: B is left with nothing. */
+		{ OINS6(C, 0xfd000000, 0, 0, 0, 8), { "4/0a030000/16 4/0a000000/14 ", "",
+						       "4/0a010000/16 4/0a020000/16 "
+						       "6/fd000000000000000000000000000000/8 " } },
+		{ ODEL_OWNER(C), { "4/0a030000/16 4/0a000000/14 ", "", "" } },
+		{ OINS4(C, 10, 2, 0, 0, 16), { "4/0a030000/16 4/0a000000/14 ", "", "4/0a020000/16 " } },
+	};
+
+	(void)state;
+	RUN_ORDER_ROWS(rows);
+}
+
+/*
+ * A gateway's worth of peers: each of 100,000 owners gets a v4 /32 and a v6
+ * /128, then every second one is removed. Removing one owner must cost its
+ * own prefixes, not the table's; whole-table scans made this quadratic
+ * (minutes, where it now takes a fraction of a second).
+ */
+enum { MANY = 100000 };
+static char many_slots[MANY];
+
+static void many_addrs(int i, struct addr *v4, struct addr *v6)
+{
+	*v4 = ip4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i);
+	*v6 = ip6(0xfd000000, 0, (uint32_t)i * 0x9e3779b1u, (uint32_t)i);
+}
+
+static void check_many_listing(struct allowedips *t, int i)
+{
+	struct walk_log log = { .len = 0 }, want = { .len = 0 };
+	struct addr v4, v6;
+
+	many_addrs(i, &v4, &v6);
+	log_prefix(&want, AF_INET, v4.b, 32);
+	log_prefix(&want, AF_INET6, v6.b, 128);
+	assert_int_equal(allowedips_walk_by_owner_in_order(t, &many_slots[i], log_prefix,
+							   &log), 0);
+	assert_string_equal(log.text, want.text);
+}
+
+static void test_many_owners(void **state)
+{
+	struct timespec start, end;
+	struct allowedips t;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	allowedips_init(&t);
+	for (int i = 0; i < MANY; i++) {
+		struct addr v4, v6;
+
+		many_addrs(i, &v4, &v6);
+		assert_int_equal(allowedips_insert(&t, AF_INET, v4.b, 32, &many_slots[i]), 0);
+		assert_int_equal(allowedips_insert(&t, AF_INET6, v6.b, 128, &many_slots[i]), 0);
+	}
+	for (int i = 1; i < MANY; i += 2)
+		assert_int_equal(allowedips_remove_by_owner(&t, &many_slots[i]), 2);
+	for (int i = 0; i < MANY; i++) {
+		void *want = i % 2 ? NULL : &many_slots[i];
+		struct addr v4, v6;
+
+		many_addrs(i, &v4, &v6);
+		if (allowedips_lookup(&t, AF_INET, v4.b) != want ||
+		    allowedips_lookup(&t, AF_INET6, v6.b) != want)
+			fail_msg("owner %d: wrong lookup", i);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	for (int i = 0; i < MANY; i += 997) {
+		if (i % 2)
+			expect_nothing_of(&t, &many_slots[i]);
+		else
+			check_many_listing(&t, i);
+	}
+	allowedips_free(&t);
+	print_message("%d owners x 2 prefixes, half removed, all looked up: %.3f s\n", MANY,
+		      (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9);
+}
+
 /* Randomized comparison against a linear-scan reference, with a fixed seed. */
 
 struct ref_entry {
 	uint8_t key[16];
 	uint8_t cidr;
 	int owner;
+	uint64_t seq; /* when the owner got it: the in-order listing's order */
 };
 
 struct ref_table {
 	struct ref_entry *e;
 	size_t n, cap;
+	uint64_t seq;
 	int family;
 	unsigned int bits;
 };
@@ -571,7 +795,11 @@ static void ref_insert(struct ref_table *r, const uint8_t *addr,
 		e = &r->e[r->n++];
 		memcpy(e->key, key, 16);
 		e->cidr = (uint8_t)cidr;
+		e->owner = NONE;
 	}
+	/* A repeat keeps its place; a new owner lists it last. */
+	if (e->owner != owner)
+		e->seq = ++r->seq;
 	e->owner = owner;
 }
 
@@ -690,6 +918,7 @@ struct walk_check {
 	const struct ref_table *r;
 	int owner;
 	size_t seen;
+	uint8_t last_key[16], last_cidr; /* address order: key, then shorter first */
 };
 
 static int check_walked(void *ctx, int family, const void *addr, uint8_t cidr)
@@ -704,21 +933,71 @@ static int check_walked(void *ctx, int family, const void *addr, uint8_t cidr)
 	e = ref_find(r, key, cidr);
 	assert_non_null(e);
 	assert_int_equal(e->owner, w->owner);
+	if (w->seen) {
+		int c = memcmp(w->last_key, key, 16);
+
+		assert_true(c < 0 || (c == 0 && w->last_cidr < cidr));
+	}
+	memcpy(w->last_key, key, 16);
+	w->last_cidr = cidr;
 	w->seen++;
 	return 0;
 }
 
-/* Each owner's walk must list exactly that owner's reference prefixes. */
+/* The in-order walk must give owner's reference prefixes by seq. */
+struct order_check {
+	const struct ref_table *r;
+	const struct ref_entry **want;
+	size_t seen, n;
+};
+
+static int check_ordered(void *ctx, int family, const void *addr, uint8_t cidr)
+{
+	struct order_check *c = ctx;
+	const struct ref_entry *e;
+
+	assert_true(c->seen < c->n);
+	e = c->want[c->seen++];
+	assert_int_equal(family, c->r->family);
+	assert_int_equal(cidr, e->cidr);
+	assert_memory_equal(addr, e->key, c->r->bits / 8);
+	return 0;
+}
+
+static int by_ref_seq(const void *a, const void *b)
+{
+	uint64_t x = (*(const struct ref_entry *const *)a)->seq;
+	uint64_t y = (*(const struct ref_entry *const *)b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+static void check_in_order(struct allowedips *t, const struct ref_table *r, int o)
+{
+	struct order_check c = { r, calloc(r->n + 1, sizeof(*c.want)), 0, 0 };
+
+	assert_non_null(c.want);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->e[i].owner == o)
+			c.want[c.n++] = &r->e[i];
+	qsort(c.want, c.n, sizeof(*c.want), by_ref_seq);
+	assert_int_equal(allowedips_walk_by_owner_in_order(t, OWNER(o), check_ordered, &c), 0);
+	assert_int_equal(c.seen, c.n);
+	free(c.want);
+}
+
+/* Each owner's walks must list exactly that owner's reference prefixes. */
 static void check_walks(struct allowedips *t, const struct ref_table *r)
 {
 	for (int o = 0; o < NUM_OWNERS; o++) {
-		struct walk_check w = { r, o, 0 };
+		struct walk_check w = { .r = r, .owner = o };
 		size_t want = 0;
 
 		for (size_t i = 0; i < r->n; i++)
 			want += r->e[i].owner == o;
 		assert_int_equal(allowedips_walk_by_owner(t, OWNER(o), check_walked, &w), 0);
 		assert_int_equal(w.seen, want);
+		check_in_order(t, r, o);
 	}
 }
 
@@ -829,6 +1108,90 @@ static void test_random_v6(void **state)
 	run_random(AF_INET6, 11);
 }
 
+/*
+ * Owners come and go in random batches, as peers on a gateway do, so the
+ * owner map deletes and reuses its slots many times over. Each owner has up
+ * to three host routes of its own; the reference is what each owner should
+ * list, in order.
+ */
+enum { CHURN_OWNERS = 3000, CHURN_ROUNDS = 12, CHURN_MAX = 3 };
+
+struct churn_owner {
+	int n;
+	struct { int family; uint8_t slot; } p[CHURN_MAX];
+};
+
+static struct addr churn_addr(int owner, int family, int slot)
+{
+	uint32_t id = (uint32_t)owner * CHURN_MAX + (uint32_t)slot;
+
+	if (family == AF_INET)
+		return ip4(100, (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id);
+	return ip6(0xfd00beef, id * 0x9e3779b1u, 0, id);
+}
+
+static void check_churn_owner(struct allowedips *t, const struct churn_owner *c, int o)
+{
+	struct walk_log log = { .len = 0 }, want = { .len = 0 };
+
+	for (int k = 0; k < c->n; k++) {
+		struct addr a = churn_addr(o, c->p[k].family, c->p[k].slot);
+
+		log_prefix(&want, c->p[k].family, a.b, c->p[k].family == AF_INET ? 32 : 128);
+		assert_ptr_equal(allowedips_lookup(t, c->p[k].family, a.b), &many_slots[o]);
+	}
+	assert_int_equal(allowedips_walk_by_owner_in_order(t, &many_slots[o], log_prefix,
+							   &log), 0);
+	if (strcmp(log.text, want.text))
+		fail_msg("owner %d lists \"%s\", want \"%s\"", o, log.text, want.text);
+}
+
+static void churn_add(struct allowedips *t, struct churn_owner *c, int o)
+{
+	c->n = 1 + (int)rnd_below(CHURN_MAX);
+	for (int k = 0; k < c->n; k++) {
+		struct addr a;
+
+		c->p[k].family = rnd_below(2) ? AF_INET : AF_INET6;
+		c->p[k].slot = (uint8_t)k;
+		a = churn_addr(o, c->p[k].family, k);
+		assert_int_equal(allowedips_insert(t, c->p[k].family, a.b,
+						   c->p[k].family == AF_INET ? 32 : 128,
+						   &many_slots[o]), 0);
+	}
+}
+
+static void test_owner_churn(void **state)
+{
+	static struct churn_owner ref[CHURN_OWNERS];
+	struct allowedips t;
+
+	(void)state;
+	rng_state = 0xc0ffee;
+	memset(ref, 0, sizeof(ref));
+	allowedips_init(&t);
+	for (int round = 0; round < CHURN_ROUNDS; round++) {
+		for (int o = 0; o < CHURN_OWNERS; o++) {
+			unsigned int dice = rnd_below(4);
+
+			if (dice == 0) {
+				assert_int_equal(allowedips_remove_by_owner(&t, &many_slots[o]),
+						 ref[o].n);
+				ref[o].n = 0;
+			} else if (dice == 1 && !ref[o].n) {
+				churn_add(&t, &ref[o], o);
+			}
+		}
+		for (int o = 0; o < CHURN_OWNERS; o++)
+			check_churn_owner(&t, &ref[o], o);
+	}
+	for (int o = 0; o < CHURN_OWNERS; o++)
+		assert_int_equal(allowedips_remove_by_owner(&t, &many_slots[o]), ref[o].n);
+	assert_null(t.root4);
+	assert_null(t.root6);
+	assert_null(t.owners);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -844,6 +1207,11 @@ int main(void)
 		cmocka_unit_test(test_remove_prefix),
 		cmocka_unit_test(test_families_separate),
 		cmocka_unit_test(test_packet_lookup),
+		cmocka_unit_test(test_owner_without_prefixes),
+		cmocka_unit_test(test_in_order_interleaved),
+		cmocka_unit_test(test_in_order_moves),
+		cmocka_unit_test(test_many_owners),
+		cmocka_unit_test(test_owner_churn),
 		cmocka_unit_test(test_random_v4),
 		cmocka_unit_test(test_random_v6),
 	};
