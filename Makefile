@@ -100,6 +100,25 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bench/run
 
+# Tools of the netns tests: the handshake flooder of t_wg_flood.sh, with myvpn's own mac1.
+build/tools/hsflood: tests/net/tools/hsflood.c build/noise.o build/wgcrypto.o
+	$(Q)mkdir -p build/tools
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+test nettest: build/tools/hsflood
+
+# ThreadSanitizer: build/tsan/myvpn, and t_workers.sh run against it (tests/net/tsan-workers.sh).
+TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)
+tsan: build/tsan/myvpn
+build/tsan/myvpn: $(TSAN_OBJS)
+	$(call qecho,LD,$@)$(CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LDLIBS)
+build/tsan/%.o: src/%.c
+	$(Q)mkdir -p build/tsan
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 -g -fsanitize=thread -c -o $@ $<
+check-tsan: tsan
+	$(Q)tests/net/tsan-workers.sh
+.PHONY: tsan check-tsan
+-include $(TSAN_OBJS:.o=.d)
+
 clean:
 	rm -rf build myvpn myvpn_nat
 
