@@ -46,10 +46,13 @@ stop() {
 	stop_pid "$B"; [ "$STOPPED_STATUS" -eq 0 ] || fail "case $1: myvpn on b exited $STOPPED_STATUS: $(tail -5 "$TMP/b$1.log")"
 }
 
+# last_words LOG: a sanitizer's report from a daemon's log, else its end.
+last_words() { grep -m1 -A16 "WARNING: .*Sanitizer" "$1" || tail -20 "$1"; }
+
 # transfers CASE SPEC...: SPEC is FROM:TO:PORT:MB. All run at once, each a socat of a fresh
 # random file to TO's tunnel address; each received file must have the sent sha256.
 transfers() {
-	local c=$1 spec from to port mb dst n=0 pids=() rpids=() names=()
+	local c=$1 spec from to port mb dst n=0 all_done pids=() rpids=() names=()
 	shift
 	for spec in "$@"; do
 		IFS=: read -r from to port mb <<<"$spec"
@@ -64,7 +67,19 @@ transfers() {
 		IFS=: read -r from to port mb <<<"$spec"
 		dst=10.40.0.1; [ "$to" = b ] && dst=10.40.0.2
 		at "$from" timeout 60 socat -u "FILE:$TMP/blob$port" "TCP:$dst:$port" &
-		pids+=("$!"); names+=("$from->$to:$port")
+		pids+=("$!"); names+=("$from->$to:$port"); PIDS+=("$!")
+	done
+	# A daemon that dies (a sanitizer halting it, say) fails the test now, not at the timeout.
+	# Meanwhile the counters are read, as a monitoring tool would, while the workers count.
+	while :; do
+		"$MYVPN" show "$P-a$c" --json >/dev/null 2>&1 || true
+		at b wg show "$P-b$c" transfer >/dev/null 2>&1 || true
+		kill -0 "$A" 2>/dev/null || fail "case $c: myvpn on a died: $(last_words "$TMP/a$c.log")"
+		kill -0 "$B" 2>/dev/null || fail "case $c: myvpn on b died: $(last_words "$TMP/b$c.log")"
+		all_done=1
+		for n in "${pids[@]}"; do kill -0 "$n" 2>/dev/null && all_done=0; done
+		[ "$all_done" = 1 ] && break
+		sleep 0.2
 	done
 	for n in "${!pids[@]}"; do
 		wait "${pids[$n]}" || fail "case $c: transfer ${names[$n]} failed"
@@ -109,6 +124,7 @@ bg iperfd b iperf3 -s -1 -B 10.40.0.2 -p 5201
 wait_until 5 at b sh -c "ss -ltn | grep -q ':5201 '" || fail "iperf3 server did not start"
 at a iperf3 -c 10.40.0.2 -p 5201 -P 4 -t 3 -J >"$TMP/iperf.json" 2>&1 &
 IPERF=$!
+PIDS+=("$IPERF")
 transfers 2 a:b:5001:16 a:b:5002:16 b:a:5003:16 b:a:5004:16
 wait "$IPERF" || fail "iperf3 -P 4 failed: $(tail -20 "$TMP/iperf.json")"
 streams=$(grep -c '"socket":' "$TMP/iperf.json" || true)
