@@ -3,7 +3,6 @@
 #include "control.h"
 #include "log.h"
 #include "netlink.h"
-#include "udp.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -12,36 +11,47 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+static struct transport *first_transport(const struct control *c)
+{
+	return c->engine->workers[0].transport;
+}
+
 static void get_info(void *ctx, struct uapi_device_info *info)
 {
 	struct control *c = ctx;
-	int port = udp_local_port(c->worker->udp_fd);
+	int port = transport_local_port(first_transport(c));
 
 	info->listen_port = port > 0 ? (uint16_t)port : 0;
 	info->fwmark = c->fwmark;
-	info->udp_family = c->worker->udp_family;
+	info->udp_family = first_transport(c)->family;
 }
 
 static const struct stats *get_stats(void *ctx)
 {
 	struct control *c = ctx;
 
-	return &c->worker->stats;
+	engine_stats(c->engine, &c->stats);
+	return &c->stats;
 }
 
-static int apply_mark(int fd, uint32_t mark)
-{
-	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
-}
-
+/* Every socket or none: a failure part way puts the old mark back. */
 static int set_fwmark(void *ctx, uint32_t fwmark)
 {
 	struct control *c = ctx;
-	int ret = apply_mark(c->worker->udp_fd, fwmark);
 
-	if (!ret)
-		c->fwmark = fwmark;
-	return ret;
+	for (unsigned int i = 0; i < c->engine->worker_count; i++) {
+		struct transport *t = c->engine->workers[i].transport;
+		int ret = t->ops->set_mark(t, fwmark);
+
+		if (ret) {
+			while (i-- > 0)
+				c->engine->workers[i].transport->ops->set_mark(
+					c->engine->workers[i].transport, c->fwmark);
+			return ret;
+		}
+	}
+	c->fwmark = fwmark;
+	return 0;
 }
 
 int control_set_fwmark(struct control *c, uint32_t fwmark)
@@ -51,36 +61,41 @@ int control_set_fwmark(struct control *c, uint32_t fwmark)
 
 static void convert_endpoints(struct wg_device *wg, int family)
 {
-	for (unsigned int i = 0; i < wg->peer_count; i++) {
-		union endpoint *ep = &wg->peers[i]->endpoint;
+	wg_for_each_peer(wg, p) {
+		union endpoint *ep = &p->endpoint.remote;
 
 		if (endpoint_is_set(ep) && endpoint_to_family(ep, family))
-			memset(ep, 0, sizeof(*ep)); /* an IPv6 peer on an IPv4-only socket */
+			memset(&p->endpoint, 0, sizeof(p->endpoint)); /* IPv6 on an IPv4-only socket */
 	}
 }
 
-/* The new socket is bound before the old one closes, so a failure changes nothing. */
+/* Called from a UAPI set, with the device's write lock held: no worker is inside a batch. The
+ * new sockets are bound before the old ones close, so a failure changes nothing. */
 static int set_listen_port(void *ctx, uint16_t port)
 {
 	struct control *c = ctx;
+	struct engine *e = c->engine;
+	struct transport_udp_options opts = { .port = port, .count = (int)e->worker_count,
+					      .offload = c->offload, .mark = c->fwmark };
+	struct transport *fresh[ENGINE_MAX_WORKERS];
+	struct stats *stats[ENGINE_MAX_WORKERS];
 	char err[256];
-	int family, ret, fd = udp_open(port, &family, err, sizeof(err));
+	int ret;
 
-	if (fd < 0)
-		return fd;
-	ret = c->fwmark ? apply_mark(fd, c->fwmark) : 0;
-	if (!ret)
-		ret = loop_add_fd(c->worker->loop, fd, EPOLLIN, &c->worker->udp_source);
-	if (ret) {
-		close(fd);
+	for (unsigned int i = 0; i < e->worker_count; i++)
+		stats[i] = &e->workers[i].stats;
+	ret = transport_udp_open(&opts, stats, fresh, err, sizeof(err));
+	if (ret)
 		return ret;
+	for (unsigned int i = 0; i < e->worker_count; i++) {
+		ret = worker_swap_transport(&e->workers[i], fresh[i]);
+		if (ret) /* epoll refused: cannot happen short of ENOMEM; keep what was swapped */
+			fresh[i]->ops->close(fresh[i]);
 	}
-	close(c->worker->udp_fd); /* also leaves the epoll set */
-	c->worker->udp_fd = c->dev->udp_fd = fd;
-	if (family != c->worker->udp_family)
-		convert_endpoints(c->wg, family);
-	c->worker->udp_family = c->dev->udp_family = family;
-	log_info("listening on UDP port %d", udp_local_port(fd));
+	if (fresh[0]->family != c->dev->udp_family)
+		convert_endpoints(c->wg, fresh[0]->family);
+	c->dev->udp_family = first_transport(c)->family;
+	log_info("listening on UDP port %d", transport_local_port(first_transport(c)));
 	return 0;
 }
 
@@ -89,7 +104,7 @@ static void socket_gone(void *ctx)
 	struct control *c = ctx;
 
 	log_info("control socket removed: shutting down");
-	c->worker->loop->stopping = true;
+	engine_stop(c->engine);
 }
 
 static void on_link_event(struct loop_source *src, uint32_t events)
@@ -98,7 +113,7 @@ static void on_link_event(struct loop_source *src, uint32_t events)
 
 	if (netlink_monitor_link_deleted(c->link_watch, c->dev->ifindex)) {
 		log_info("interface %s was deleted: shutting down", c->dev->ifname);
-		c->worker->loop->stopping = true;
+		engine_stop(c->engine);
 	}
 }
 
@@ -108,26 +123,26 @@ static int open_link_watch(struct control *c)
 	if (!c->link_watch)
 		return -errno;
 	c->link_source.on_event = on_link_event;
-	return loop_add_fd(c->worker->loop, mnl_socket_get_fd(c->link_watch), EPOLLIN,
+	return loop_add_fd(&c->engine->loop, mnl_socket_get_fd(c->link_watch), EPOLLIN,
 			   &c->link_source);
 }
 
-int control_open(struct control *c, struct device *dev, struct worker *w, struct wg_device *wg,
-		 bool read_only, char *err, size_t errlen)
+int control_open(struct control *c, struct device *dev, struct engine *e, struct wg_device *wg,
+		 bool read_only, bool offload, char *err, size_t errlen)
 {
 	struct uapi_server_ops ops = { .ctx = c, .get_info = get_info, .set_listen_port = set_listen_port,
 				       .set_fwmark = set_fwmark, .get_stats = get_stats, .read_only = read_only,
 				       .socket_gone = socket_gone };
 	int ret;
 
-	*c = (struct control){ .dev = dev, .worker = w, .wg = wg };
+	*c = (struct control){ .dev = dev, .engine = e, .wg = wg, .offload = offload };
 	ret = open_link_watch(c);
 	if (ret) {
 		snprintf(err, errlen, "cannot watch the interface through netlink: %s", strerror(-ret));
 		control_close(c);
 		return ret;
 	}
-	ret = uapi_server_open(&c->uapi, w->loop, NULL, dev->ifname, wg, &ops);
+	ret = uapi_server_open(&c->uapi, &e->loop, NULL, dev->ifname, wg, &ops);
 	if (ret) {
 		snprintf(err, errlen, "cannot open %s/%s.sock: %s", UAPI_DEFAULT_DIR, dev->ifname,
 			 ret == -EADDRINUSE ? "another process serves this interface" : strerror(-ret));

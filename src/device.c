@@ -10,10 +10,11 @@
 #include "netlink.h"
 #include "packet.h"
 #include "tun.h"
-#include "udp.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,54 +105,112 @@ fail:
 	return ret;
 }
 
-/* Offloads when the kernel has them; a plain TUN otherwise, or when asked. */
-static int open_tun(struct device *dev, const struct options *opts, char *err, size_t errlen)
+/* Offloads when the kernel has them; a plain TUN otherwise, or when asked. The first queue
+ * creates the interface and names it; the others attach to it. */
+static int open_queue(struct device *dev, const struct options *opts, unsigned int i,
+		      unsigned int flags, char *err, size_t errlen)
 {
+	bool offload = i == 0 ? !opts->no_offload : dev->vnet_hdr; /* all queues alike */
 	int fd;
 
-	if (!opts->no_offload) {
-		fd = tun_open_offload(dev->ifname, &dev->gro_flags, err, errlen);
+	if (offload) {
+		fd = tun_open(dev->ifname, flags | TUN_OPEN_OFFLOAD, &dev->gro_flags, err, errlen);
 		if (fd >= 0) {
 			dev->vnet_hdr = true;
 			return fd;
 		}
-		if (fd != -EINVAL)
+		if (fd != -EINVAL || i > 0)
 			return fd;
 		log_info("TUN offloads unavailable; continuing without");
 	}
-	return tun_open(dev->ifname, err, errlen);
+	return tun_open(dev->ifname, flags, NULL, err, errlen);
 }
 
-int device_open(struct device *dev, const struct options *opts, char *err, size_t errlen)
+static int open_tun(struct device *dev, const struct options *opts, char *err, size_t errlen)
+{
+	unsigned int flags = dev->queues > 1 ? TUN_OPEN_MULTI_QUEUE : 0;
+
+	for (unsigned int i = 0; i < dev->queues; i++) {
+		int fd = open_queue(dev, opts, i, flags, err, errlen);
+
+		if (fd < 0)
+			return fd;
+		dev->tun_fds[i] = fd;
+	}
+	return 0;
+}
+
+static int open_sockets(struct device *dev, const struct options *opts, char *err, size_t errlen)
+{
+	struct transport_udp_options topts = { .port = opts->listen_port, .count = (int)dev->queues,
+					       .offload = !opts->no_offload };
+	struct stats *none[ENGINE_MAX_WORKERS] = { 0 };
+	int ret = transport_udp_open(&topts, none, dev->transports, err, errlen);
+
+	if (!ret)
+		dev->udp_family = dev->transports[0]->family;
+	return ret;
+}
+
+static int alloc_queues(struct device *dev, unsigned int queues)
+{
+	dev->queues = queues;
+	dev->tun_fds = malloc(queues * sizeof(*dev->tun_fds));
+	dev->transports = calloc(queues, sizeof(*dev->transports));
+	if (!dev->tun_fds || !dev->transports)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < queues; i++)
+		dev->tun_fds[i] = -1;
+	return 0;
+}
+
+int device_open(struct device *dev, const struct options *opts, unsigned int queues, char *err,
+		size_t errlen)
 {
 	int ret;
 
-	*dev = (struct device){ .tun_fd = -1, .udp_fd = -1 };
+	*dev = (struct device){ 0 };
 	err[0] = '\0';
-	ret = dev->udp_fd = udp_open(opts->listen_port, &dev->udp_family, err, errlen);
-	if (ret < 0)
-		return ret;
-	ret = resolve_peer(dev, opts, err, errlen);
+	ret = alloc_queues(dev, queues);
+	if (!ret)
+		ret = open_sockets(dev, opts, err, errlen);
+	if (!ret)
+		ret = resolve_peer(dev, opts, err, errlen);
 	if (ret)
 		goto fail;
 	strcpy(dev->ifname, opts->ifname);
-	ret = dev->tun_fd = open_tun(dev, opts, err, errlen);
-	if (ret < 0)
-		goto fail;
-	ret = configure_interface(dev, opts, err, errlen);
+	ret = open_tun(dev, opts, err, errlen);
+	if (!ret)
+		ret = configure_interface(dev, opts, err, errlen);
 	if (ret)
 		goto fail;
 	return 0;
 fail:
+	if (!*err)
+		snprintf(err, errlen, "cannot set up the tunnel: %s", strerror(-ret));
 	device_close(dev);
 	return ret;
 }
 
+void device_release(struct device *dev)
+{
+	for (unsigned int i = 0; i < dev->queues; i++) {
+		dev->tun_fds[i] = -1;
+		dev->transports[i] = NULL;
+	}
+}
+
 void device_close(struct device *dev)
 {
-	if (dev->tun_fd >= 0)
-		close(dev->tun_fd);
-	if (dev->udp_fd >= 0)
-		close(dev->udp_fd);
-	dev->tun_fd = dev->udp_fd = -1;
+	for (unsigned int i = 0; dev->tun_fds && i < dev->queues; i++)
+		if (dev->tun_fds[i] >= 0)
+			close(dev->tun_fds[i]);
+	for (unsigned int i = 0; dev->transports && i < dev->queues; i++)
+		if (dev->transports[i])
+			dev->transports[i]->ops->close(dev->transports[i]);
+	free(dev->tun_fds);
+	free(dev->transports);
+	dev->tun_fds = NULL;
+	dev->transports = NULL;
+	dev->queues = 0;
 }

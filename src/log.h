@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOGL_: <syslog.h> (which libsystemd pulls in) owns the LOG_ names. */
+enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
 extern enum log_level log_threshold;
 
@@ -18,10 +19,10 @@ struct log_ratelimit {
 };
 int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ns);
 
-#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_error(...) log_msg(LOGL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOGL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOGL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOGL_DEBUG, __VA_ARGS__)
 
 /* For the packet path: never more than a handful of lines per second per call site. */
 #define log_ratelimited(level, now_ns, ...)                                  \

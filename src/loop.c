@@ -32,11 +32,21 @@ void loop_close(struct loop *loop)
 	loop->epoll_fd = -1;
 }
 
+void loop_stop(struct loop *loop)
+{
+	__atomic_store_n(&loop->stopping, true, __ATOMIC_RELEASE);
+}
+
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, struct loop_source *src)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = src };
 
 	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int loop_del_fd(struct loop *loop, int fd)
+{
+	return epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
 }
 
 int loop_add_timer(struct loop *loop, struct loop_timer *timer)
@@ -96,7 +106,7 @@ int loop_run(struct loop *loop)
 {
 	struct epoll_event events[LOOP_MAX_EVENTS];
 
-	while (!loop->stopping) {
+	while (!__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE)) {
 		int n = wait_events(loop, events);
 
 		if (n < 0 && errno != EINTR)
@@ -104,7 +114,7 @@ int loop_run(struct loop *loop)
 		loop->now_ns = loop_clock_ns();
 		if (n > 0)
 			loop->last_activity_ns = loop->now_ns;
-		for (int i = 0; i < n && !loop->stopping; i++) {
+		for (int i = 0; i < n && !__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE); i++) {
 			struct loop_source *src = events[i].data.ptr;
 			src->on_event(src, events[i].events);
 		}

@@ -1,4 +1,5 @@
-/* The event loop: epoll for fds, a short list of monotonic timers, one cached clock per turn. */
+/* The event loop: epoll for fds, a short list of monotonic timers, one cached clock per turn.
+ * One loop per thread; only loop_stop may be called from another thread. */
 #ifndef MYVPN_LOOP_H
 #define MYVPN_LOOP_H
 
@@ -40,6 +41,10 @@ uint64_t loop_clock_ns(void);
 int loop_init(struct loop *loop);
 void loop_close(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, struct loop_source *src);
+int loop_del_fd(struct loop *loop, int fd);
+/* Makes loop_run return after the current event; any thread may call it, but a loop asleep in
+ * epoll only notices at its next event (the caller wakes it, e.g. through an eventfd). */
+void loop_stop(struct loop *loop);
 int loop_add_timer(struct loop *loop, struct loop_timer *timer);
 /* Runs until loop->stopping is set. Returns 0, or -errno if epoll itself failed. */
 int loop_run(struct loop *loop);

@@ -11,7 +11,8 @@
 #include "options.h"
 #include "plain.h"
 #include "show.h"
-#include "udp.h"
+#include "engine.h"
+#include "transport.h"
 #include "wg_config.h"
 #include "worker.h"
 
@@ -32,8 +33,7 @@
 struct signals {
 	struct loop_source source;
 	int fd;
-	struct loop *loop;
-	struct worker *worker;
+	struct engine *engine;
 };
 
 /* The tunnel behind the worker: its ops, its state, and how to start it. */
@@ -54,11 +54,14 @@ static void on_signal(struct loop_source *src, uint32_t events)
 
 	while (read(s->fd, &info, sizeof(info)) == sizeof(info)) {
 		if (info.ssi_signo == SIGUSR1) {
-			stats_print(&s->worker->stats, stderr);
+			struct stats sum;
+
+			engine_stats(s->engine, &sum);
+			stats_print(&sum, stderr);
 			continue;
 		}
 		log_info("signal %d: shutting down", (int)info.ssi_signo);
-		s->loop->stopping = true;
+		engine_stop(s->engine);
 	}
 }
 
@@ -77,7 +80,7 @@ static int signals_open(struct signals *s)
 	if (s->fd < 0)
 		return -errno;
 	s->source.on_event = on_signal;
-	return loop_add_fd(s->loop, s->fd, EPOLLIN, &s->source);
+	return loop_add_fd(&s->engine->loop, s->fd, EPOLLIN, &s->source);
 }
 
 static const char *mode_name(enum run_mode mode)
@@ -86,18 +89,18 @@ static const char *mode_name(enum run_mode mode)
 }
 
 static void announce(const struct device *dev, const struct options *opts, struct tunnel *t,
-		     const struct control *control)
+		     const struct control *control, struct engine *e)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
-	int port = udp_local_port(dev->udp_fd);
+	int port = transport_local_port(engine_sender(e)->transport);
 
 	if (t->ops == &wg_ops) {
 		if (t->wg.identity.has_identity)
 			wgcrypto_key_to_base64(buf, t->wg.identity.public_key);
 		else
 			strcpy(buf, "(none yet: set one with wg)");
-		log_info("encrypted mode (WireGuard protocol) on %s, MTU %d, listening on UDP port %d, public key %s",
-			 dev->ifname, dev->mtu, port, buf);
+		log_info("encrypted mode (WireGuard protocol) on %s, MTU %d, listening on UDP port %d, %u worker%s, public key %s",
+			 dev->ifname, dev->mtu, port, dev->queues, dev->queues == 1 ? "" : "s", buf);
 		log_info("control socket %s/%s.sock", UAPI_DEFAULT_DIR, dev->ifname);
 		return;
 	}
@@ -105,72 +108,71 @@ static void announce(const struct device *dev, const struct options *opts, struc
 	if (control->uapi_open)
 		log_info("control socket %s/%s.sock (read-only: wg show, myvpn show)", UAPI_DEFAULT_DIR,
 			 dev->ifname);
-	log_info("%s mode on %s, MTU %d, listening on UDP port %d", mode_name(opts->mode), dev->ifname,
-		 dev->mtu, port);
+	log_info("%s mode on %s, MTU %d, listening on UDP port %d, %u worker%s", mode_name(opts->mode),
+		 dev->ifname, dev->mtu, port, dev->queues, dev->queues == 1 ? "" : "s");
 	if (opts->peer_host)
 		log_info("peer %s", endpoint_format(&dev->peer, buf, sizeof(buf)));
 	if (opts->keepalive)
 		log_info("keepalive every %d s of silence", opts->keepalive);
 }
 
-static int tunnel_start(struct tunnel *t, struct worker *w)
+static int tunnel_start(struct tunnel *t, struct engine *e)
 {
-	return t->ops == &wg_ops ? wg_device_start(&t->wg, w) : plain_start(&t->plain, w);
+	return t->ops == &wg_ops ? wg_device_start(&t->wg, e) : plain_start(&t->plain, e);
+}
+
+/* The control socket: a plaintext tunnel gets an empty WireGuard device as its face to wg
+ * show; without the socket it still works, so there a failure is only a warning. */
+static int open_control(struct control *control, struct device *dev, const struct options *opts,
+			struct tunnel *t, struct engine *e)
+{
+	char err[512];
+
+	if (control_open(control, dev, e, &t->wg, t->ops != &wg_ops, !opts->no_offload, err,
+			 sizeof(err))) {
+		if (t->ops == &wg_ops) {
+			fprintf(stderr, "myvpn: error: %s\n", err);
+			return ALREADY_REPORTED;
+		}
+		log_warn("%s; continuing without it", err);
+	}
+	if (t->fwmark && control_set_fwmark(control, t->fwmark)) {
+		fprintf(stderr, "myvpn: error: cannot set FwMark %u: %s\n", t->fwmark, strerror(errno));
+		return ALREADY_REPORTED;
+	}
+	return 0;
 }
 
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
-	struct loop loop;
-	struct worker worker;
+	static struct engine engine;
 	struct control control = { 0 };
-	struct signals sig = { .fd = -1, .loop = &loop, .worker = &worker };
-	char err[512];
+	struct signals sig = { .fd = -1, .engine = &engine };
+	struct stats sum;
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
 
-	ret = loop_init(&loop);
-	if (ret)
-		return ret;
-	ret = worker_init(&worker, &loop, t->ops, state, dev->tun_fd, dev->udp_fd, dev->udp_family,
-			  (size_t)dev->mtu);
-	if (ret)
-		goto out_loop;
-	worker.vnet_hdr = dev->vnet_hdr;
-	worker.gro_flags = dev->gro_flags;
-	worker.udp_gso = !opts->no_offload;
-	ret = signals_open(&sig);
-	if (ret)
-		goto out_worker;
-	/* A plaintext tunnel gets an empty WireGuard device as its face to wg show; without the
-	 * socket it still works, so there a failure is only a warning. */
-	if (control_open(&control, dev, &worker, &t->wg, t->ops != &wg_ops, err, sizeof(err))) {
-		if (t->ops == &wg_ops) {
-			fprintf(stderr, "myvpn: error: %s\n", err);
-			ret = ALREADY_REPORTED;
-			goto out_signals;
-		}
-		log_warn("%s; continuing without it", err);
+	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->vnet_hdr,
+			  dev->gro_flags, dev->transports, dev->queues);
+	device_release(dev);
+	if (!ret)
+		ret = signals_open(&sig);
+	if (!ret)
+		ret = open_control(&control, dev, opts, t, &engine);
+	if (!ret) {
+		announce(dev, opts, t, &control, &engine);
+		ret = tunnel_start(t, &engine);
 	}
-	if (t->fwmark && control_set_fwmark(&control, t->fwmark)) {
-		fprintf(stderr, "myvpn: error: cannot set FwMark %u: %s\n", t->fwmark, strerror(errno));
-		ret = ALREADY_REPORTED;
-		goto out_control;
-	}
-	announce(dev, opts, t, &control);
-	ret = tunnel_start(t, &worker);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
 	if (!ret)
-		ret = loop_run(&loop);
-	stats_print(&worker.stats, stderr);
-out_control:
+		ret = engine_run(&engine);
+	engine_stats(&engine, &sum);
+	stats_print(&sum, stderr);
 	control_close(&control);
-out_signals:
-	close(sig.fd);
-out_worker:
-	worker_free(&worker);
-out_loop:
-	loop_close(&loop);
+	if (sig.fd >= 0)
+		close(sig.fd);
+	engine_free(&engine);
 	return ret;
 }
 
@@ -253,6 +255,16 @@ static int add_routes(const struct device *dev, const struct config *cfg, char *
 	return 0;
 }
 
+/* The command line overrides the file; by default one worker per online CPU, up to 8. */
+static unsigned int worker_count(const struct options *opts, const struct tunnel *t)
+{
+	if (opts->workers > 0)
+		return (unsigned int)opts->workers;
+	if (t->cfg.workers > 0)
+		return (unsigned int)t->cfg.workers;
+	return engine_default_workers();
+}
+
 static int setup(struct device *dev, struct options *opts, struct tunnel *t, char *err,
 		 size_t errlen)
 {
@@ -265,7 +277,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	} else {
 		t->ops = &plain_ops;
 	}
-	ret = device_open(dev, opts, err, errlen);
+	ret = device_open(dev, opts, worker_count(opts, t), err, errlen);
 	if (ret)
 		return ret;
 	if (!opts->encrypted) {
@@ -321,8 +333,14 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "show"))
 		return show_main(argc - 1, argv + 1);
 	parse_or_exit(&opts, argc, argv, prog);
-	log_threshold = opts.verbosity >= 1 ? LOG_DEBUG : LOG_INFO;
+	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
 	signal(SIGPIPE, SIG_IGN);
+	ret = wgcrypto_init(); /* a library without ChaCha20-Poly1305 or BLAKE2s fails here, once */
+	if (ret) {
+		fprintf(stderr, "%s: error: the crypto libraries lack an algorithm WireGuard needs: %s\n",
+			prog, strerror(-ret));
+		return 1;
+	}
 	if (opts.uapi_only && !opts.foreground) {
 		tunnel.ready_fd = daemon_start();
 		if (tunnel.ready_fd < 0) {
@@ -338,6 +356,8 @@ int main(int argc, char **argv)
 	config_free(&tunnel.cfg);
 	ret = run(&dev, &opts, &tunnel);
 	wg_device_free(&tunnel.wg);
+	if (tunnel.ops == &plain_ops)
+		plain_free(&tunnel.plain);
 	device_close(&dev);
 	if (ret == ALREADY_REPORTED)
 		return 1;

@@ -1,4 +1,4 @@
-/* The seed's plaintext tunnel: a 4-byte header, one peer, no cryptography.
+/* The plaintext tunnel: a 4-byte header, one peer, no cryptography.
  *
  * Peer and client accept datagrams only from the address they were given. A server follows its
  * client wherever its well-formed packets come from: that is how it crosses NAT and survives
@@ -8,54 +8,84 @@
 #include "log.h"
 #include "packet.h"
 
-static void arm_keepalive(struct plain_tunnel *t)
+#include <errno.h>
+#include <stdlib.h>
+
+static void refresh_endpoint(struct plain_tunnel *t, struct plain_worker_state *st)
 {
-	if (t->keepalive_ns)
-		t->keepalive_timer.deadline_ns = t->last_tx_ns + t->keepalive_ns;
+	unsigned int gen = __atomic_load_n(&t->generation, __ATOMIC_ACQUIRE);
+
+	if (gen == st->generation)
+		return;
+	pthread_mutex_lock(&t->lock);
+	st->endpoint = t->endpoint;
+	st->generation = t->generation;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void batch_begin(struct worker *w)
+{
+	refresh_endpoint(w->tunnel, w->tunnel_local);
 }
 
 static size_t plain_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
-			  const union endpoint **to)
+			  const struct dgram_addr **to)
 {
 	struct plain_tunnel *t = w->tunnel;
+	struct plain_worker_state *st = w->tunnel_local;
 
-	if (!endpoint_is_set(&t->endpoint)) {
+	if (!endpoint_is_set(&st->endpoint.remote)) {
 		worker_drop(w, DROP_NO_ENDPOINT);
 		return 0;
 	}
 	*dgram = pkt - PLAIN_HEADER_LEN;
 	plain_write_header(*dgram, PLAIN_DATA);
-	*to = &t->endpoint;
-	if (t->last_tx_ns != w->loop->now_ns) {
-		t->last_tx_ns = w->loop->now_ns;
-		arm_keepalive(t);
-	}
+	*to = &st->endpoint;
+	if (__atomic_load_n(&t->last_tx_ns, __ATOMIC_RELAXED) != w->loop.now_ns)
+		__atomic_store_n(&t->last_tx_ns, w->loop.now_ns, __ATOMIC_RELAXED);
 	return len + PLAIN_HEADER_LEN;
 }
 
-static bool accept_source(struct worker *w, struct plain_tunnel *t, const union endpoint *from)
+/* A server takes its client's new address; the other workers pick it up at their next batch. */
+static void learn_client(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
+	bool moved;
 
-	if (endpoint_equal(from, &t->endpoint))
-		return true;
+	pthread_mutex_lock(&t->lock);
+	moved = !endpoint_equal(&t->endpoint.remote, &from->remote);
+	t->endpoint = *from;
+	__atomic_store_n(&t->generation, t->generation + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&t->lock);
+	refresh_endpoint(t, w->tunnel_local);
+	if (moved) {
+		log_info("client endpoint is now %s", endpoint_format(&from->remote, buf, sizeof(buf)));
+		stats_add(&w->stats.endpoint_changes, 1);
+	}
+}
+
+static bool accept_source(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from)
+{
+	struct plain_worker_state *st = w->tunnel_local;
+
 	if (t->mode != MODE_SERVER) {
+		if (endpoint_equal(&from->remote, &st->endpoint.remote))
+			return true;
 		worker_drop(w, DROP_UNKNOWN_SOURCE);
 		return false;
 	}
-	log_info("client endpoint is now %s", endpoint_format(from, buf, sizeof(buf)));
-	t->endpoint = *from;
-	w->stats.endpoint_changes++;
+	if (!dgram_addr_equal(from, &st->endpoint))
+		learn_client(w, t, from);
 	return true;
 }
 
-static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len, const union endpoint *from,
-			  uint8_t **ip)
+static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
+			  const struct dgram_addr *from, uint8_t **ip)
 {
 	struct plain_tunnel *t = w->tunnel;
 	enum drop_reason why;
 	size_t ip_len = 0;
-	enum rx_verdict v = plain_decode(dgram, len, w->mtu, &ip_len, &why);
+	enum rx_verdict v = plain_decode(dgram, len, w->engine->mtu, &ip_len, &why);
 
 	if (v == RX_DROP) {
 		worker_drop(w, why);
@@ -63,28 +93,43 @@ static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len, const un
 	}
 	if (!accept_source(w, t, from))
 		return 0;
-	w->stats.rx_packets++;
-	w->stats.rx_bytes += len;
+	stats_add(&w->stats.rx_packets, 1);
+	stats_add(&w->stats.rx_bytes, len);
 	if (v == RX_KEEPALIVE) {
-		w->stats.keepalives_received++;
+		stats_add(&w->stats.keepalives_received, 1);
 		return 0;
 	}
 	*ip = dgram + PLAIN_HEADER_LEN;
 	return ip_len;
 }
 
-const struct tunnel_ops plain_ops = { .encap = plain_encap, .decap = plain_decap };
+const struct tunnel_ops plain_ops = {
+	.batch_begin = batch_begin,
+	.encap = plain_encap,
+	.decap = plain_decap,
+};
+
+static void arm_keepalive(struct plain_tunnel *t)
+{
+	if (t->keepalive_ns)
+		t->keepalive_timer.deadline_ns =
+			__atomic_load_n(&t->last_tx_ns, __ATOMIC_RELAXED) + t->keepalive_ns;
+}
 
 static void send_keepalive(struct plain_tunnel *t)
 {
 	uint8_t header[PLAIN_HEADER_LEN];
+	struct dgram_addr to;
 
-	if (!endpoint_is_set(&t->endpoint))
+	pthread_mutex_lock(&t->lock);
+	to = t->endpoint;
+	pthread_mutex_unlock(&t->lock);
+	if (!endpoint_is_set(&to.remote))
 		return;
 	plain_write_header(header, PLAIN_KEEPALIVE);
-	if (worker_send(t->worker, header, sizeof(header), &t->endpoint) == 0)
-		t->worker->stats.keepalives_sent++;
-	t->last_tx_ns = t->worker->loop->now_ns;
+	if (worker_send(engine_sender(t->engine), header, sizeof(header), &to) == 0)
+		stats_add(&t->engine->stats.keepalives_sent, 1);
+	__atomic_store_n(&t->last_tx_ns, t->engine->loop.now_ns, __ATOMIC_RELAXED);
 }
 
 /* Fires keepalive_ns after the last datagram sent; traffic in between pushes it back. */
@@ -92,7 +137,7 @@ static void on_keepalive_timer(struct loop_timer *timer)
 {
 	struct plain_tunnel *t = container_of(timer, struct plain_tunnel, keepalive_timer);
 
-	if (t->worker->loop->now_ns - t->last_tx_ns >= t->keepalive_ns)
+	if (t->engine->loop.now_ns - __atomic_load_n(&t->last_tx_ns, __ATOMIC_RELAXED) >= t->keepalive_ns)
 		send_keepalive(t);
 	arm_keepalive(t);
 }
@@ -100,17 +145,28 @@ static void on_keepalive_timer(struct loop_timer *timer)
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,
 		int keepalive_seconds)
 {
-	*t = (struct plain_tunnel){ .mode = mode, .endpoint = *peer,
+	*t = (struct plain_tunnel){ .mode = mode, .endpoint = { .remote = *peer }, .generation = 1,
 				    .keepalive_ns = (uint64_t)keepalive_seconds * 1000000000ull };
+	pthread_mutex_init(&t->lock, NULL);
 	t->keepalive_timer.fire = on_keepalive_timer;
 }
 
-int plain_start(struct plain_tunnel *t, struct worker *w)
+void plain_free(struct plain_tunnel *t)
 {
-	t->worker = w;
-	t->last_tx_ns = w->loop->now_ns;
+	pthread_mutex_destroy(&t->lock);
+}
+
+int plain_start(struct plain_tunnel *t, struct engine *e)
+{
+	t->engine = e;
+	for (unsigned int i = 0; i < e->worker_count; i++) {
+		e->workers[i].tunnel_local = calloc(1, sizeof(struct plain_worker_state));
+		if (!e->workers[i].tunnel_local)
+			return -ENOMEM;
+	}
+	t->last_tx_ns = e->loop.now_ns;
 	if (t->mode == MODE_CLIENT)
 		send_keepalive(t);
 	arm_keepalive(t);
-	return loop_add_timer(w->loop, &t->keepalive_timer);
+	return loop_add_timer(&e->loop, &t->keepalive_timer);
 }

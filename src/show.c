@@ -232,21 +232,10 @@ static int stats_line(void *ctx, const char *key, char *value)
 	struct stats *st = ctx;
 	uint64_t *field = NULL;
 
-	if (!strcmp(key, "rx_packets"))
-		field = &st->rx_packets;
-	else if (!strcmp(key, "tx_packets"))
-		field = &st->tx_packets;
-	else if (!strcmp(key, "rx_bytes"))
-		field = &st->rx_bytes;
-	else if (!strcmp(key, "tx_bytes"))
-		field = &st->tx_bytes;
-	else if (!strcmp(key, "keepalives_sent"))
-		field = &st->keepalives_sent;
-	else if (!strcmp(key, "keepalives_received"))
-		field = &st->keepalives_received;
-	else if (!strcmp(key, "endpoint_changes"))
-		field = &st->endpoint_changes;
-	else if (!strncmp(key, "drop_", 5)) {
+	for (size_t i = 0; i < stats_counter_count && !field; i++)
+		if (!strcmp(key, stats_counters[i].name))
+			field = (uint64_t *)((char *)st + stats_counters[i].offset);
+	if (!field && !strncmp(key, "drop_", 5)) {
 		for (int r = 0; r < DROP_REASON_COUNT && !field; r++)
 			if (!strcmp(key + 5, stats_drop_reason_name(r)))
 				field = &st->drops[r];

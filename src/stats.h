@@ -1,20 +1,27 @@
-/* Traffic counters and per-reason drop counters, printed on SIGUSR1 and at exit. */
+/* Traffic counters and per-reason drop counters: one table that every printer iterates
+ * (SIGUSR1 and exit, `myvpn show` through the UAPI's stats=1, later metrics).
+ *
+ * Each thread that moves packets owns one struct stats and is its only writer; readers sum
+ * the threads' copies (stats_sum). Writes and reads are relaxed atomic loads and stores, not
+ * read-modify-write instructions: a single writer needs no lock prefix, and a reader sees
+ * whole 64-bit values. */
 #ifndef MYVPN_STATS_H
 #define MYVPN_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 enum drop_reason {
 	DROP_SHORT,          /* datagram shorter than our header */
 	DROP_BAD_HEADER,     /* unknown magic, version or message type */
-	DROP_OVERSIZED,      /* payload larger than the TUN MTU */
+	DROP_OVERSIZED,      /* payload larger than the TUN MTU, or truncated by the socket */
 	DROP_NOT_IP,         /* payload is neither IPv4 nor IPv6 */
 	DROP_BAD_IP_LENGTH,  /* IP header length disagrees with the datagram */
 	DROP_UNKNOWN_SOURCE, /* datagram not from the peer we were told about */
 	DROP_NO_ENDPOINT,    /* packet to send but no peer address known yet */
 	DROP_TUN_WRITE,      /* the kernel refused the packet on the TUN */
-	DROP_UDP_SEND,       /* sendmmsg failed (buffer full, no route, ...) */
+	DROP_UDP_SEND,       /* the kernel refused the datagram (buffer full, no route, ...) */
 	DROP_TUN_NOT_IP,     /* the TUN gave us something that is not IPv4/IPv6 */
 	DROP_NO_ROUTE,       /* no peer's allowed IPs cover the destination */
 	DROP_UNKNOWN_INDEX,  /* data for a session we do not have */
@@ -28,18 +35,50 @@ enum drop_reason {
 	DROP_HANDSHAKE_TIMEOUT, /* waiting packets dropped after 90 s without a handshake */
 	DROP_CRYPTO,         /* the crypto library failed */
 	DROP_BAD_OFFLOAD,    /* a TUN super-packet we cannot split */
+	DROP_HANDSHAKE_QUEUE_FULL, /* the handshake thread is behind: message not queued */
+	DROP_RATELIMITED,    /* too many handshake messages from one source address */
+	DROP_KERNEL_RX,      /* the kernel dropped datagrams: our socket's receive queue was full */
 	DROP_REASON_COUNT
 };
 
 struct stats {
-	uint64_t tx_packets, tx_bytes;      /* UDP datagrams sent to the peer */
-	uint64_t rx_packets, rx_bytes;      /* UDP datagrams accepted from the peer */
+	uint64_t tx_packets, tx_bytes;      /* datagrams sent to peers */
+	uint64_t rx_packets, rx_bytes;      /* datagrams accepted from peers */
 	uint64_t keepalives_sent, keepalives_received;
 	uint64_t endpoint_changes;
+	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 
+/* One device-wide counter: its name in stats=1 and metrics, what it means, where it lives. */
+struct stats_counter {
+	const char *name;
+	const char *help;
+	size_t offset; /* of the uint64_t in struct stats */
+};
+
+extern const struct stats_counter stats_counters[];
+extern const size_t stats_counter_count;
+
+static inline void stats_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline void stats_drop(struct stats *s, enum drop_reason why, uint64_t n)
+{
+	stats_add(&s->drops[why], n);
+}
+
+static inline uint64_t stats_counter_value(const struct stats *s, const struct stats_counter *c)
+{
+	return *(const uint64_t *)((const char *)s + c->offset);
+}
+
 const char *stats_drop_reason_name(enum drop_reason reason);
+const char *stats_drop_reason_help(enum drop_reason reason);
+/* Adds every counter of src (read atomically: another thread may be writing it) to sum. */
+void stats_sum(struct stats *sum, const struct stats *src);
 void stats_print(const struct stats *stats, FILE *out);
 
 #endif

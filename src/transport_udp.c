@@ -115,6 +115,8 @@ static void count_kernel_drops(struct udp_transport *u, const struct cmsghdr *c)
 	if (!cmsg_get(c, &seen, sizeof(seen)) || (int32_t)(seen - u->rxq_seen) <= 0)
 		return;
 	u->kernel_rx_drops += seen - u->rxq_seen;
+	if (u->t.stats)
+		stats_drop(u->t.stats, DROP_KERNEL_RX, seen - u->rxq_seen);
 	u->rxq_seen = seen;
 }
 
@@ -146,7 +148,7 @@ static int take(struct udp_transport *u, int i, uint8_t *buf, struct transport_r
 	size_t len = m->msg_len, segment = len, off = 0;
 
 	if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-		u->t.stats->drops[DROP_OVERSIZED]++;
+		stats_drop(u->t.stats, DROP_OVERSIZED, 1);
 		return count;
 	}
 	parse_control(u, &m->msg_hdr, &from.local, &segment);
@@ -154,7 +156,7 @@ static int take(struct udp_transport *u, int i, uint8_t *buf, struct transport_r
 		segment = len;
 	do { /* once even for an empty datagram, so that the engine sees and counts it */
 		if (count == max_out) { /* see rx_buffers() */
-			u->t.stats->drops[DROP_OVERSIZED] += (len - off + segment - 1) / segment;
+			stats_drop(u->t.stats, DROP_OVERSIZED, (len - off + segment - 1) / segment);
 			break;
 		}
 		out[count++] = (struct transport_rx){
@@ -263,20 +265,20 @@ static void log_send_error(const struct dgram_addr *to, int count, int err)
 {
 	char buf[64];
 
-	log_ratelimited(LOG_WARN, now_ns(), "cannot send %d datagram%s to %s: %s", count,
+	log_ratelimited(LOGL_WARN, now_ns(), "cannot send %d datagram%s to %s: %s", count,
 			count == 1 ? "" : "s", endpoint_format(&to->remote, buf, sizeof(buf)),
 			strerror(err));
 }
 
 static void count_sent(struct transport *t, int packets, size_t bytes)
 {
-	t->stats->tx_packets += (uint64_t)packets;
-	t->stats->tx_bytes += bytes;
+	stats_add(&t->stats->tx_packets, (uint64_t)packets);
+	stats_add(&t->stats->tx_bytes, bytes);
 }
 
 static void count_failed(struct transport *t, const struct dgram_addr *to, int count, int err)
 {
-	t->stats->drops[DROP_UDP_SEND] += (uint64_t)count;
+	stats_drop(t->stats, DROP_UDP_SEND, (uint64_t)count);
 	log_send_error(to, count, err);
 }
 
@@ -664,7 +666,11 @@ err_sockets:
 		out[i] = NULL;
 	}
 err_open:
-	snprintf(err, errlen, "cannot listen on UDP port %u (%s): %s", g.port, g.step,
-		 strerror(-ret));
+	/* A port in use is the usual case and needs no detail; other steps say which failed. */
+	if (!strcmp(g.step, "bind"))
+		snprintf(err, errlen, "cannot listen on UDP port %u: %s", g.port, strerror(-ret));
+	else
+		snprintf(err, errlen, "cannot listen on UDP port %u (%s): %s", g.port, g.step,
+			 strerror(-ret));
 	return ret;
 }

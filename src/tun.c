@@ -44,17 +44,18 @@ static int open_flags(char ifname[IFNAMSIZ], short flags, char *err, size_t errl
 	return fd;
 }
 
-int tun_open(char ifname[IFNAMSIZ], char *err, size_t errlen)
-{
-	return open_flags(ifname, IFF_TUN | IFF_NO_PI, err, errlen);
-}
-
-int tun_open_offload(char ifname[IFNAMSIZ], int *gro_flags, char *err, size_t errlen)
+int tun_open(char ifname[IFNAMSIZ], unsigned int flags, int *gro_flags, char *err, size_t errlen)
 {
 	const unsigned int tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-	int fd = open_flags(ifname, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, err, errlen);
+	short tun_flags = IFF_TUN | IFF_NO_PI;
+	int fd;
 
-	if (fd < 0)
+	if (flags & TUN_OPEN_OFFLOAD)
+		tun_flags |= IFF_VNET_HDR;
+	if (flags & TUN_OPEN_MULTI_QUEUE)
+		tun_flags |= IFF_MULTI_QUEUE;
+	fd = open_flags(ifname, tun_flags, err, errlen);
+	if (fd < 0 || !(flags & TUN_OPEN_OFFLOAD))
 		return fd;
 	if (ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) == 0)
 		*gro_flags = OFFLOAD_GRO_TCP | OFFLOAD_GRO_UDP;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,14 +126,15 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 	ret |= put_key(out, "public_key", p->hs.remote_static);
 	ret |= put_key(out, "preshared_key", p->hs.preshared_key);
 	ret |= uapi_buf_printf(out, "protocol_version=1\n");
-	if (endpoint_is_set(&p->endpoint))
+	if (endpoint_is_set(&p->endpoint.remote))
 		ret |= uapi_buf_printf(out, "endpoint=%s\n",
-				       endpoint_format(&p->endpoint, ep, sizeof(ep)));
+				       endpoint_format(&p->endpoint.remote, ep, sizeof(ep)));
 	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
 			       (unsigned long long)(hs / 1000000000u),
 			       (unsigned long long)(hs % 1000000000u));
 	ret |= uapi_buf_printf(out, "tx_bytes=%llu\nrx_bytes=%llu\n",
-			       (unsigned long long)p->tx_bytes, (unsigned long long)p->rx_bytes);
+			       (unsigned long long)__atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED),
+			       (unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED));
 	ret |= uapi_buf_printf(out, "persistent_keepalive_interval=%u\n",
 			       p->timers.persistent_keepalive_interval);
 	if (ret)
@@ -152,8 +154,8 @@ int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 	ret |= uapi_buf_printf(out, "listen_port=%u\n", info->listen_port);
 	if (info->fwmark)
 		ret |= uapi_buf_printf(out, "fwmark=%u\n", info->fwmark);
-	for (unsigned int i = 0; i < dev->peer_count && !ret; i++)
-		ret = put_peer(out, dev->peers[i]);
+	for (const struct wg_peer *p = dev->first_peer; p && !ret; p = p->list_next)
+		ret = put_peer(out, p);
 	if (!ret)
 		ret = uapi_buf_printf(out, "errno=0\n\n");
 	if (ret) {
@@ -172,13 +174,9 @@ int uapi_stats(const struct stats *stats, struct uapi_buf *out)
 	size_t start = out->len;
 	int ret = 0;
 
-	ret |= uapi_buf_printf(out, "rx_packets=%" PRIu64 "\ntx_packets=%" PRIu64 "\n",
-			       stats->rx_packets, stats->tx_packets);
-	ret |= uapi_buf_printf(out, "rx_bytes=%" PRIu64 "\ntx_bytes=%" PRIu64 "\n", stats->rx_bytes,
-			       stats->tx_bytes);
-	ret |= uapi_buf_printf(out, "keepalives_sent=%" PRIu64 "\nkeepalives_received=%" PRIu64 "\n",
-			       stats->keepalives_sent, stats->keepalives_received);
-	ret |= uapi_buf_printf(out, "endpoint_changes=%" PRIu64 "\n", stats->endpoint_changes);
+	for (size_t i = 0; i < stats_counter_count; i++)
+		ret |= uapi_buf_printf(out, "%s=%" PRIu64 "\n", stats_counters[i].name,
+				       stats_counter_value(stats, &stats_counters[i]));
 	for (int r = 0; r < DROP_REASON_COUNT; r++)
 		ret |= uapi_buf_printf(out, "drop_%s=%" PRIu64 "\n", stats_drop_reason_name(r),
 				       stats->drops[r]);
@@ -583,6 +581,7 @@ static int check_key_run(struct wg_device *dev, struct request *r, const size_t 
 	return 0;
 }
 
+/* Peer indices are unsigned int; nothing else limits how many peers a device has. */
 static int check_peer_count(const struct wg_device *dev, const struct request *r,
 			    const int *delta)
 {
@@ -590,7 +589,7 @@ static int check_peer_count(const struct wg_device *dev, const struct request *r
 
 	for (size_t i = 0; i < r->peer_count; i++) {
 		count += delta[i];
-		if (count > WG_MAX_PEERS)
+		if (count > (long)(UINT_MAX / 2))
 			return -ENOSPC;
 	}
 	return 0;
@@ -672,8 +671,8 @@ static int apply_hooks(const struct uapi_device_info *info, const struct uapi_se
 
 static void remove_all_peers(struct wg_device *dev, struct uapi_set_result *res)
 {
-	while (dev->peer_count) {
-		wg_peer_remove(dev, dev->peers[dev->peer_count - 1]);
+	while (dev->last_peer) {
+		wg_peer_remove(dev, dev->last_peer);
 		res->peers_removed++;
 	}
 }
@@ -683,6 +682,8 @@ static void remove_all_peers(struct wg_device *dev, struct uapi_set_result *res)
 static void apply_private_key(struct wg_device *dev, struct request *r,
 			      struct uapi_set_result *res)
 {
+	bool had = dev->identity.has_identity;
+
 	if (r->self_peer) {
 		wg_peer_remove(dev, r->self_peer);
 		res->peers_removed++;
@@ -690,14 +691,13 @@ static void apply_private_key(struct wg_device *dev, struct request *r,
 	noise_static_identity_clear(&dev->identity);
 	if (r->identity.has_identity)
 		dev->identity = r->identity;
-	for (unsigned int i = 0; i < dev->peer_count; i++) {
-		struct wg_peer *p = dev->peers[i];
-
+	wg_for_each_peer(dev, p) {
 		noise_handshake_set_identity(&p->hs, dev->identity.has_identity ? &dev->identity
 									      : NULL);
-		wg_peer_clear_sessions(p);
+		wg_keypairs_clear(p);
+		wg_sync_handshake_index(p);
 	}
-	log_info("private key %s", dev->identity.has_identity ? "changed" : "removed");
+	log_info("private key %s", !dev->identity.has_identity ? "removed" : had ? "changed" : "set");
 }
 
 static int apply_peer_settings(struct wg_device *dev, const struct request *r,
@@ -708,7 +708,7 @@ static int apply_peer_settings(struct wg_device *dev, const struct request *r,
 	if ((op->flags & PEER_PSK) && !(op->flags & PEER_CREATES))
 		noise_handshake_set_preshared_key(&p->hs, op->psk);
 	if (op->flags & PEER_ENDPOINT)
-		p->endpoint = op->endpoint;
+		wg_peer_set_endpoint(p, &(struct dgram_addr){ .remote = op->endpoint });
 	if (op->flags & PEER_REPLACE_ALLOWED_IPS)
 		allowedips_remove_by_owner(&dev->allowedips, p);
 	for (size_t i = 0; i < op->ip_count; i++) {

@@ -83,7 +83,7 @@ struct uapi_set_result {
  * empty line or the end of text. now_ns is the loop's monotonic clock (for keepalive timers).
  * hooks and result may be NULL. Returns 0 or a negative errno for the reply: -EINVAL for any
  * malformed or misplaced line, -EPROTONOSUPPORT for a protocol_version other than 1,
- * -EAFNOSUPPORT for an IPv6 endpoint on an IPv4-only socket, -ENOSPC beyond WG_MAX_PEERS,
+ * -EAFNOSUPPORT for an IPv6 endpoint on an IPv4-only socket, -ENOSPC beyond UINT_MAX / 2 peers,
  * -ENOMEM, or whatever a hook returned.
  */
 int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,

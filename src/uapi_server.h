@@ -25,8 +25,8 @@
 
 enum {
 	UAPI_MAX_CLIENTS = 16,
-	/* `wg setconf` sends a whole config in one request: ~300 bytes a peer, 1024 peers */
-	UAPI_MAX_REQUEST = 1 << 20,
+	/* `wg setconf` sends a whole config in one request: ~300 bytes a peer, 200,000 peers */
+	UAPI_MAX_REQUEST = 64 << 20,
 	UAPI_READ_PER_EVENT = 64 << 10, /* then back to the loop: packets wait meanwhile */
 };
 

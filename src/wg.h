@@ -1,30 +1,83 @@
 /* The WireGuard-protocol tunnel: peers, sessions, cryptokey routing, on the worker engine.
  *
- * Files: wg_peer.c (peers, keypair slots, index lookup, staging), wg_send.c (TUN -> peer,
- * initiations, keepalives), wg_receive.c (peer -> TUN, handshake messages, cookies),
- * wg_timers.c (the timer rules of timers.c applied to peers). */
+ * Files: wg_device.c (the device, its lock and start-up), wg_peer.c (peers, their tables and
+ * staged packets), wg_keypairs.c (session slots: the one place they change), wg_send.c (TUN ->
+ * peer, keepalives, staged packets), wg_receive.c (peer -> TUN; handshake messages queued),
+ * wg_handshake.c (the handshake thread's work: initiations, responses, cookies), wg_timers.c
+ * (timer rules applied to peers, and what a worker's batch did to them).
+ *
+ * Threads and locks (see engine.h):
+ *  - dev->lock: workers hold it for reading around each batch; the control thread takes it for
+ *    writing to change peers, sessions, endpoints, allowed IPs or indices. So a worker never
+ *    sees a peer or session freed under it, and the control thread may read all of that
+ *    without locking.
+ *  - peer->lock: the peer's timers, staged packets and roaming target, which workers change
+ *    while holding only the read lock. Never take dev->lock while holding a peer->lock.
+ *  - A session's send counter is atomic; its replay window has its own spinlock.
+ *  - Workers never do handshake work: they queue handshake messages and post requests
+ *    (initiate, promote a session, roam) that the control thread serves.
+ */
 #ifndef MYVPN_WG_H
 #define MYVPN_WG_H
 
 #include "allowedips.h"
+#include "engine.h"
+#include "hashtable.h"
 #include "noise.h"
+#include "ratelimiter.h"
 #include "replay.h"
 #include "timers.h"
+#include "transport.h"
 #include "worker.h"
 
+#include <pthread.h>
+
 enum {
-	WG_MAX_PEERS = 1024,
 	WG_OVERHEAD = MESSAGE_DATA_HEADER_LEN + NOISE_AUTHTAG_LEN, /* 32 bytes per data packet */
-	WG_LOAD_HANDSHAKES_PER_SECOND = 128, /* beyond this, demand cookies (mac2) */
 	WG_SHORT_KEY_LEN = 9,                /* "AbCd1234…" in logs */
+	/* Handshake messages waiting for the control thread; past an eighth of this the device is
+	 * under load and demands cookies (as the Linux module). */
+	WG_HANDSHAKE_QUEUE_LEN = 4096,
+	WG_UNDER_LOAD_QUEUE_LEN = WG_HANDSHAKE_QUEUE_LEN / 8,
+	WG_HANDSHAKES_PER_SECOND = 20, /* per source address, for the Diffie-Hellman work */
+	WG_HANDSHAKE_BURST = 5,
+	WG_RATELIMITER_SOURCES = 8192,
 };
 
-/* One keypair slot: a session's keys, its receive window and its send counter. */
+/* What workers ask of the control thread, per peer (bits of wg_peer.requests). */
+enum wg_request {
+	WG_REQ_INITIATE = 1 << 0, /* traffic wants a session */
+	WG_REQ_PROMOTE = 1 << 1,  /* data arrived under the next session: it is confirmed */
+	WG_REQ_ROAM = 1 << 2,     /* authenticated data came from a new address */
+};
+
+struct wg_peer;
+struct wg_session;
+
+/* An entry of the index table: a receiver index we handed out, for a session or for the
+ * handshake under way (session NULL). */
+struct wg_index_entry {
+	struct ht_node node;
+	uint32_t index;
+	struct wg_peer *peer;
+	struct wg_session *session;
+	bool linked;
+};
+
+/* One session: its keys, its receive window and its send counter. */
 struct wg_session {
-	struct noise_keypair kp;
+	struct noise_keypair kp; /* its contexts are the templates each thread copies */
+	/* One cipher context per thread (workers, then the control thread), each made by its
+	 * thread on first use: OpenSSL contexts cannot be shared. */
+	struct wgcrypto_aead_key *send, *recv;
+	unsigned int cipher_slots;
+	struct wg_index_entry index;
+	pthread_spinlock_t replay_lock;
 	struct replay_window replay;
-	uint64_t send_counter;
-	bool valid;
+	uint64_t send_counter; /* atomic */
+	/* atomic: data arrived under this session while it waited as next; workers send with
+	 * it at once, before the control thread moves it to current */
+	bool confirmed;
 };
 
 struct wg_device;
@@ -33,71 +86,164 @@ struct wg_peer {
 	struct wg_device *dev;
 	unsigned int id; /* for logs: "peer 3" */
 	char short_key[WG_SHORT_KEY_LEN];
+	struct ht_node key_node;               /* dev->peers_by_key */
+	struct wg_peer *list_next, *list_prev; /* the device's peers in the order they came */
+	/* Control thread only. */
 	struct noise_handshake hs;
 	struct noise_cookie cookie;
-	struct wg_session prev, current, next; /* next: responder's, until the first data */
-	union endpoint endpoint;               /* socket family; unset until known */
-	struct timers timers;
-	uint64_t rx_bytes, tx_bytes;
+	struct wg_index_entry hs_index; /* while our initiation waits for its response */
 	uint64_t last_handshake_real_ns;
+	/* Changed under dev->lock held for writing. */
+	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
+	struct dgram_addr endpoint; /* remote unset until known */
+	/* Under lock. */
+	pthread_mutex_t lock;
+	struct timers timers;
+	struct dgram_addr roam_to;
+	uint32_t promote_index;
 	/* Packets waiting for a session, oldest first, each at SLOT_HEADROOM in a stage slot. */
 	uint8_t *staged;
 	uint16_t staged_len[MAX_STAGED_PACKETS];
 	unsigned int staged_first, staged_count;
+	/* Under dev->requests_lock. */
+	unsigned int requests;
+	struct wg_peer *request_next;
+	/* Atomic. */
+	uint64_t rx_bytes, tx_bytes;
+};
+
+/* A handshake message waiting for the control thread. */
+struct wg_queued_message {
+	uint16_t len;
+	uint8_t data[MESSAGE_INITIATION_LEN];
+	struct dgram_addr from;
 };
 
 struct wg_device {
+	pthread_rwlock_t lock;
 	struct noise_static_identity identity;
 	struct noise_cookie_checker cookie_checker;
 	struct allowedips allowedips;
-	struct wg_peer *peers[WG_MAX_PEERS];
+	struct hashtable peers_by_key, indices;
+	uint8_t hash_secret[HT_KEY_BYTES];
+	struct wg_peer *first_peer, *last_peer;
 	unsigned int peer_count, next_peer_id;
-	struct worker *worker;
-	struct loop_timer timer; /* the earliest deadline over all peers */
+	struct engine *engine; /* set by wg_device_start */
+	unsigned int cipher_slots; /* workers + 1 */
 	size_t stage_slot_size;
-	uint64_t prng;           /* jitter only; never for anything secret */
-	uint64_t load_window_start_ns, under_load_until_ns;
-	unsigned int handshakes_in_window;
-	/* The last session that decrypted: most batches are one flow from one peer. */
-	struct wg_session *last_session;
-	struct wg_peer *last_peer;
+	struct loop_timer timer;   /* the earliest deadline over all peers */
+	uint64_t worker_deadline_ns; /* atomic: an earlier deadline set off the timer (workers, UAPI) */
+	uint64_t prng;             /* the control thread's jitter */
+	/* Diffie-Hellman budgets per source address: senders that did not (ratelimiter) and that
+	 * did (proven_ratelimiter) prove their address with a cookie. */
+	struct ratelimiter ratelimiter, proven_ratelimiter;
+	uint64_t under_load_until_ns;
+	/* Handshake messages from workers, a ring. */
+	pthread_mutex_t queue_lock;
+	struct wg_queued_message *queue;
+	unsigned int queue_head, queue_count;
+	/* Peers with requests, a list. */
+	pthread_mutex_t requests_lock;
+	struct wg_peer *requests;
 };
 
 extern const struct tunnel_ops wg_ops;
 
-/* wg_peer.c */
+#define wg_for_each_peer(dev, p) for (struct wg_peer *p = (dev)->first_peer; p; p = p->list_next)
+
+/* wg_device.c */
 /* private_key may be NULL: a device configured later through the UAPI. */
 int wg_device_init(struct wg_device *dev, const uint8_t *private_key);
 void wg_device_free(struct wg_device *dev);
+/* Binds the device to its engine (control loop, workers) and starts the peers' timers. */
+int wg_device_start(struct wg_device *dev, struct engine *e);
+static inline void wg_write_lock(struct wg_device *dev) { pthread_rwlock_wrlock(&dev->lock); }
+static inline void wg_read_lock(struct wg_device *dev) { pthread_rwlock_rdlock(&dev->lock); }
+static inline void wg_unlock(struct wg_device *dev) { pthread_rwlock_unlock(&dev->lock); }
+/* The calling thread's monotonic clock: its loop's cached time. */
+uint64_t wg_now(const struct wg_device *dev);
+
+/* wg_peer.c (changes: control thread, under the write lock) */
 int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
 		const uint8_t *psk, struct wg_peer **out);
 int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix);
-struct wg_peer *wg_peer_by_key(struct wg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
-/* Frees the peer and forgets it everywhere (sessions, allowed IPs, caches): 0 or -ENOENT. */
+struct wg_peer *wg_peer_by_key(const struct wg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+/* Frees the peer and forgets it everywhere (sessions, allowed IPs, requests): 0 or -ENOENT. */
 int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
-struct wg_session *wg_session_by_index(struct wg_device *dev, uint32_t index, struct wg_peer **peer);
-struct wg_peer *wg_peer_by_handshake_index(struct wg_device *dev, uint32_t index);
+void wg_peer_set_endpoint(struct wg_peer *peer, const struct dgram_addr *ep);
+/* Under peer->lock: keeps the newest MAX_STAGED_PACKETS; false if it cannot. */
+bool wg_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len, struct stats *stats);
+/* Under peer->lock: drops the staged packets, counted under why. */
+void wg_drop_staged(struct wg_peer *peer, struct stats *stats, enum drop_reason why);
+/* Any thread: asks the control thread for work on the peer. */
+void wg_peer_request(struct wg_peer *peer, unsigned int requests);
+/* Control thread: serves the posted requests. */
+void wg_serve_requests(struct wg_device *dev);
+
+/* wg_keypairs.c */
+/* Session lookup by our receiver index: any thread holding the read lock. */
+struct wg_session *wg_session_by_index(const struct wg_device *dev, uint32_t index,
+				       struct wg_peer **peer);
+struct wg_peer *wg_peer_by_handshake_index(const struct wg_device *dev, uint32_t index);
 bool wg_new_index(struct wg_device *dev, uint32_t *index);
-void wg_session_clear(struct wg_session *s);
-/* Moves a freshly derived keypair into a slot and clears what it replaces. */
-void wg_session_install(struct wg_session *slot, struct noise_keypair *kp);
-void wg_peer_promote_next(struct wg_peer *peer);
-void wg_peer_clear_sessions(struct wg_peer *peer);
-bool wg_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len);
-void wg_drop_staged(struct wg_peer *peer);
-uint64_t wg_jitter(struct wg_device *dev);
+/* Write lock held: the handshake's index is findable exactly while an initiation waits. */
+void wg_sync_handshake_index(struct wg_peer *peer);
+/* Write lock held: a fresh keypair (moved out of kp) becomes current (we initiated) or next
+ * (we responded, until the initiator's first data confirms it). 0 or -ENOMEM. */
+int wg_keypairs_install(struct wg_peer *peer, struct noise_keypair *kp, bool as_current);
+/* Write lock held: next becomes current if it is still the session with that index. */
+bool wg_keypairs_promote(struct wg_peer *peer, uint32_t index);
+/* Write lock held: every session of the peer is freed and wiped. */
+void wg_keypairs_clear(struct wg_peer *peer);
+/* The calling thread's cipher context for the session (slot: worker id, or the control
+ * thread's): made on first use. NULL if the library fails. */
+struct wgcrypto_aead_key *wg_session_cipher(struct wg_session *s, unsigned int slot, bool send);
 
 /* wg_send.c */
 size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
-		const union endpoint **to);
-void wg_send_initiation(struct wg_peer *peer, bool is_retry);
-void wg_want_handshake(struct wg_peer *peer);
+		const struct dgram_addr **to);
+/* Control thread. */
 void wg_send_keepalive(struct wg_peer *peer);
 void wg_send_staged(struct wg_peer *peer);
 
+/* wg_receive.c */
+size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram_addr *from,
+		uint8_t **ip);
+
+/* wg_handshake.c (control thread) */
+void wg_send_initiation(struct wg_peer *peer, bool is_retry);
+/* Any thread: queues a handshake message for the control thread (false: queue full). */
+bool wg_queue_handshake(struct wg_device *dev, const uint8_t *msg, size_t len,
+			const struct dgram_addr *from);
+void wg_serve_handshakes(struct wg_device *dev);
+
 /* wg_timers.c */
-int wg_device_start(struct wg_device *dev, struct worker *w);
-/* Call after any timers_* event on peer: the device wakes up in time for it. */
+/* Any thread: the device timer fires by the peer's next deadline. peer->lock held. */
 void wg_timers_changed(struct wg_peer *peer);
+int wg_timers_start(struct wg_device *dev);
+/* Control thread, on every wake-up: brings in the deadlines workers lowered. */
+void wg_timers_fold(struct wg_device *dev);
+/* Worker side: what a batch did to peers, applied once per peer at the end of the batch. */
+enum wg_activity_flags {
+	WG_ACT_DATA_SENT = 1 << 0,
+	WG_ACT_SENT = 1 << 1,
+	WG_ACT_RECEIVED = 1 << 2,
+	WG_ACT_DATA_RECEIVED = 1 << 3,
+	WG_ACT_WANT_HANDSHAKE = 1 << 4,
+	WG_ACT_CONFIRMED = 1 << 5, /* data under current: maybe rekey in the last minute */
+};
+struct wg_activity {
+	struct wg_peer *peer;
+	unsigned int flags;
+	uint64_t tx_bytes, rx_bytes;
+};
+/* A worker's own tunnel state (worker.tunnel_local). */
+struct wg_worker_state {
+	struct wg_activity act[TRANSPORT_MAX_RX];
+	unsigned int count;
+};
+void wg_activity(struct worker *w, struct wg_peer *peer, unsigned int flags, uint64_t tx_bytes,
+		 uint64_t rx_bytes);
+void wg_activity_flush(struct worker *w);
 
 #endif

@@ -1,24 +1,11 @@
-/* WireGuard send path: TUN packets to peers (cryptokey routing, padding, sealing in place),
- * initiations, keepalives, and the packets staged while a handshake was under way. */
+/* WireGuard send path: TUN packets to peers (cryptokey routing, padding, sealing in place) on
+ * the workers; keepalives and the packets staged while a handshake was under way on the
+ * control thread. */
 #include "wg.h"
 #include "log.h"
 
 #include <endian.h>
 #include <string.h>
-#include <time.h>
-
-static uint64_t now_ns(struct wg_peer *p)
-{
-	return p->dev->worker->loop->now_ns;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Zero padding to a multiple of 16 hides exact lengths, but never beyond the MTU. */
 static size_t padded_length(size_t len, size_t mtu)
@@ -28,129 +15,145 @@ static size_t padded_length(size_t len, size_t mtu)
 	return padded > mtu && len <= mtu ? mtu : padded;
 }
 
-/* Seals pkt (len bytes, headroom before, tailroom after) into a data message ending where the
- * tag ends. Returns the message length and sets *msg. */
-static size_t seal(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, size_t len,
-		   uint8_t **msg)
+/* The session to send with and its counter, or NULL when a handshake is needed first. */
+static struct wg_session *sending_session(struct wg_peer *p, uint64_t now, uint64_t *counter,
+					  bool *want_handshake)
 {
-	struct message_data *hdr = (struct message_data *)(pkt - MESSAGE_DATA_HEADER_LEN);
-	size_t padded = len ? padded_length(len, p->dev->worker->mtu) : 0;
-	uint64_t counter = s->send_counter++;
+	struct wg_session *s = p->current;
 
-	memset(pkt + len, 0, padded - len);
-	hdr->header.type = htole32(MESSAGE_DATA);
-	hdr->receiver_index = htole32(s->kp.remote_index);
-	hdr->counter = htole64(counter);
-	if (!wgcrypto_aead_seal(&s->kp.send, pkt, pkt, padded, counter, NULL, 0))
-		return 0;
-	*msg = (uint8_t *)hdr;
-	return MESSAGE_DATA_HEADER_LEN + padded + NOISE_AUTHTAG_LEN;
-}
-
-static void sent_event(struct wg_peer *p, size_t len, bool is_data)
-{
-	uint64_t now = now_ns(p);
-
-	p->tx_bytes += len;
-	if (is_data)
-		timers_data_sent(&p->timers, now, wg_jitter(p->dev));
-	timers_any_authenticated_packet_sent(&p->timers, now);
-	timers_any_authenticated_packet_traversal(&p->timers, now);
-	wg_timers_changed(p);
-}
-
-/* The session to send with, or NULL when a handshake is needed first. */
-static struct wg_session *sending_session(struct wg_peer *p)
-{
-	struct wg_session *s = &p->current;
-	uint64_t now = now_ns(p);
-
-	if (!s->valid || timers_keypair_expired(s->kp.birth_ns, s->send_counter, now))
+	/* The peer just proved it has next: replies must not go out under the old session. */
+	if (p->next && __atomic_load_n(&p->next->confirmed, __ATOMIC_ACQUIRE))
+		s = p->next;
+	*want_handshake = false;
+	if (!s || timers_keypair_expired(s->kp.birth_ns, 0, now)) {
+		*want_handshake = true;
 		return NULL;
-	if (timers_should_rekey_on_send(s->kp.birth_ns, s->send_counter, s->kp.is_initiator, now))
-		wg_want_handshake(p);
+	}
+	*counter = __atomic_fetch_add(&s->send_counter, 1, __ATOMIC_RELAXED);
+	if (timers_keypair_expired(s->kp.birth_ns, *counter, now)) {
+		*want_handshake = true;
+		return NULL;
+	}
+	*want_handshake = timers_should_rekey_on_send(s->kp.birth_ns, *counter, s->kp.is_initiator, now);
 	return s;
 }
 
+/* Seals pkt (len bytes, headroom before, tailroom after) into a data message ending where the
+ * tag ends. Returns the message length and sets *msg, or 0. */
+static size_t seal(struct wg_session *s, unsigned int slot, uint64_t counter, size_t mtu,
+		   uint8_t *pkt, size_t len, uint8_t **msg)
+{
+	uint8_t *hdr = pkt - MESSAGE_DATA_HEADER_LEN;
+	size_t padded = len ? padded_length(len, mtu) : 0;
+	struct wgcrypto_aead_key *key = wg_session_cipher(s, slot, true);
+	uint32_t type = htole32(MESSAGE_DATA), receiver = htole32(s->kp.remote_index);
+	uint64_t counter_le = htole64(counter);
+
+	if (!key)
+		return 0;
+	memset(pkt + len, 0, padded - len);
+	/* memcpy: the header sits wherever the packet's headroom puts it, aligned or not */
+	memcpy(hdr + offsetof(struct message_data, header), &type, sizeof(type));
+	memcpy(hdr + offsetof(struct message_data, receiver_index), &receiver, sizeof(receiver));
+	memcpy(hdr + offsetof(struct message_data, counter), &counter_le, sizeof(counter_le));
+	if (!wgcrypto_aead_seal(key, pkt, pkt, padded, counter, NULL, 0))
+		return 0;
+	*msg = hdr;
+	return MESSAGE_DATA_HEADER_LEN + padded + NOISE_AUTHTAG_LEN;
+}
+
+static void stage(struct worker *w, struct wg_peer *p, const uint8_t *pkt, size_t len)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!wg_stage(p, pkt, len, &w->stats))
+		worker_drop(w, DROP_STAGED_OVERFLOW);
+	pthread_mutex_unlock(&p->lock);
+	wg_activity(w, p, WG_ACT_WANT_HANDSHAKE, 0, 0);
+}
+
 size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
-		       const union endpoint **to)
+		const struct dgram_addr **to)
 {
 	struct wg_device *dev = w->tunnel;
 	struct wg_peer *p = allowedips_lookup_packet_dst(&dev->allowedips, pkt, len);
 	struct wg_session *s;
+	uint64_t counter;
+	bool want;
 	size_t msg_len;
 
 	if (!p) {
 		worker_drop(w, DROP_NO_ROUTE);
 		return 0;
 	}
-	if (!endpoint_is_set(&p->endpoint)) {
+	if (!endpoint_is_set(&p->endpoint.remote)) {
 		worker_drop(w, DROP_NO_ENDPOINT);
 		return 0;
 	}
-	s = sending_session(p);
+	s = sending_session(p, w->loop.now_ns, &counter, &want);
 	if (!s) {
-		if (!wg_stage(p, pkt, len))
-			worker_drop(w, DROP_STAGED_OVERFLOW);
-		wg_want_handshake(p);
+		stage(w, p, pkt, len);
 		return 0;
 	}
-	msg_len = seal(p, s, pkt, len, dgram);
+	msg_len = seal(s, w->id, counter, w->engine->mtu, pkt, len, dgram);
 	if (!msg_len) {
 		worker_drop(w, DROP_CRYPTO);
 		return 0;
 	}
 	*to = &p->endpoint;
-	sent_event(p, msg_len, true);
+	wg_activity(w, p, WG_ACT_DATA_SENT | WG_ACT_SENT | (want ? WG_ACT_WANT_HANDSHAKE : 0),
+		    msg_len, 0);
 	return msg_len;
 }
 
-void wg_send_initiation(struct wg_peer *p, bool is_retry)
-{
-	struct wg_device *dev = p->dev;
-	struct message_handshake_initiation msg;
-	uint32_t index;
-	uint64_t now = now_ns(p);
+/* ---- control thread ---- */
 
-	if (!endpoint_is_set(&p->endpoint))
-		return;
-	if (!wg_new_index(dev, &index) ||
-	    noise_handshake_create_initiation(&p->hs, &p->cookie, &dev->identity, &msg, index,
-					      realtime_ns(), now) != NOISE_OK) {
-		log_ratelimited(LOG_WARN, now, "peer %u: cannot create a handshake initiation", p->id);
-		return;
-	}
-	log_debug("peer %u: sending handshake initiation%s", p->id, is_retry ? " (retry)" : "");
-	worker_send(dev->worker, &msg, sizeof(msg), &p->endpoint);
-	timers_handshake_initiated(&p->timers, now, wg_jitter(dev));
-	sent_event(p, sizeof(msg), false);
+static unsigned int control_slot(const struct wg_device *dev)
+{
+	return dev->cipher_slots - 1;
 }
 
-/* Traffic wants a session: initiate, at most once per REKEY_TIMEOUT. */
-void wg_want_handshake(struct wg_peer *p)
+/* Seals and sends one packet (len may be 0: a keepalive). peer->lock held. */
+static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, size_t len)
 {
-	if (timers_handshake_wanted(&p->timers, now_ns(p)))
-		wg_send_initiation(p, false);
+	struct wg_device *dev = p->dev;
+	uint64_t now = wg_now(dev), counter = __atomic_fetch_add(&s->send_counter, 1, __ATOMIC_RELAXED);
+	uint8_t *msg;
+	size_t msg_len;
+
+	if (timers_keypair_expired(s->kp.birth_ns, counter, now))
+		return false;
+	msg_len = seal(s, control_slot(dev), counter, dev->engine->mtu, pkt, len, &msg);
+	if (!msg_len) {
+		stats_drop(&dev->engine->stats, DROP_CRYPTO, 1);
+		return false;
+	}
+	if (worker_send(engine_sender(dev->engine), msg, msg_len, &p->endpoint))
+		return false;
+	__atomic_fetch_add(&p->tx_bytes, msg_len, __ATOMIC_RELAXED);
+	if (len)
+		timers_data_sent(&p->timers, now, dev->prng += 0x9e3779b97f4a7c15ull);
+	timers_any_authenticated_packet_sent(&p->timers, now);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	return true;
+}
+
+/* peer->lock held. */
+static void keepalive_locked(struct wg_peer *p)
+{
+	uint8_t buf[SLOT_HEADROOM + SLOT_TAILROOM];
+
+	if (!p->current || !endpoint_is_set(&p->endpoint.remote))
+		return;
+	if (send_sealed(p, p->current, buf + SLOT_HEADROOM, 0))
+		stats_add(&p->dev->engine->stats.keepalives_sent, 1);
 	wg_timers_changed(p);
 }
 
 void wg_send_keepalive(struct wg_peer *p)
 {
-	uint8_t buf[SLOT_HEADROOM + SLOT_TAILROOM], *msg;
-	struct wg_session *s = sending_session(p);
-	size_t len;
-
-	if (!endpoint_is_set(&p->endpoint))
-		return;
-	if (!s) {
-		wg_want_handshake(p);
-		return;
-	}
-	len = seal(p, s, buf + SLOT_HEADROOM, 0, &msg);
-	if (len && worker_send(p->dev->worker, msg, len, &p->endpoint) == 0) {
-		p->dev->worker->stats.keepalives_sent++;
-		sent_event(p, len, false);
-	}
+	pthread_mutex_lock(&p->lock);
+	keepalive_locked(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* A session just became usable: send what waited for it, or a keepalive that confirms the
@@ -158,22 +161,22 @@ void wg_send_keepalive(struct wg_peer *p)
 void wg_send_staged(struct wg_peer *p)
 {
 	size_t slot_size = p->dev->stage_slot_size;
-	struct wg_session *s = sending_session(p);
 
-	if (!s)
-		return;
+	pthread_mutex_lock(&p->lock);
 	if (!p->staged_count) {
-		wg_send_keepalive(p);
+		keepalive_locked(p);
+		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	for (; p->staged_count; p->staged_count--) {
+	for (; p->staged_count && p->current; p->staged_count--) {
 		unsigned int pos = p->staged_first;
-		uint8_t *pkt = p->staged + pos * slot_size + SLOT_HEADROOM, *msg;
-		size_t len = seal(p, s, pkt, p->staged_len[pos], &msg);
 
 		p->staged_first = (pos + 1) % MAX_STAGED_PACKETS;
-		if (len && worker_send(p->dev->worker, msg, len, &p->endpoint) == 0)
-			sent_event(p, len, true);
+		send_sealed(p, p->current, p->staged + pos * slot_size + SLOT_HEADROOM,
+			    p->staged_len[pos]);
 	}
-	p->staged_first = 0;
+	if (!p->staged_count)
+		p->staged_first = 0;
+	wg_timers_changed(p);
+	pthread_mutex_unlock(&p->lock);
 }

@@ -1,20 +1,24 @@
-/* A data-path worker: owns its TUN fd, UDP socket and batch buffers, and moves packets between
- * them in batches. What a packet looks like on the wire is the tunnel's business (tunnel_ops):
- * plaintext framing or the WireGuard protocol, on the same engine. */
+/* A data-path worker: a thread with its own event loop that owns one TUN queue and one
+ * transport (a UDP socket of the device's SO_REUSEPORT group) and moves packets between them in
+ * batches, running each packet to completion: read, seal or open, send or write. There is no
+ * hand-off between threads on the data path; the kernel keeps each flow on one TUN queue and
+ * one socket, so a flow's packets stay in order.
+ *
+ * What a packet looks like on the wire is the tunnel's business (tunnel_ops): plaintext
+ * framing or the WireGuard protocol, on the same engine. */
 #ifndef MYVPN_WORKER_H
 #define MYVPN_WORKER_H
 
-#include "addr.h"
 #include "loop.h"
-#include "offload.h"
 #include "stats.h"
+#include "transport.h"
+#include "tun_io.h"
 
+#include <pthread.h>
 #include <stdbool.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 enum {
-	WORKER_BATCH = 64,
+	WORKER_BATCH = TRANSPORT_MAX_BATCH,
 	SLOT_SIZE = 66048,  /* any IP packet (or 64 KB GSO read) fits, with head- and tailroom */
 	SLOT_HEADROOM = 64, /* room to prepend a header without moving the packet */
 	SLOT_TAILROOM = 64, /* room for padding and an authentication tag */
@@ -22,66 +26,66 @@ enum {
 };
 
 struct worker;
+struct engine;
 
 struct tunnel_ops {
+	/* Around each batch, on the worker's thread: the tunnel takes its shared state for
+	 * reading and, after, publishes what the batch did (timers, counters). May be NULL. */
+	void (*batch_begin)(struct worker *w);
+	void (*batch_end)(struct worker *w);
 	/* Frames the IP packet at pkt in place (SLOT_HEADROOM bytes free before it, SLOT_TAILROOM
-	 * after). Returns the datagram's length with *dgram and *to set, or 0 if the packet was
-	 * dropped (and counted) or kept for later. */
+	 * after). Returns the datagram's length with *dgram and *to set (to stays valid until
+	 * batch_end), or 0 if the packet was dropped (and counted) or kept for later. */
 	size_t (*encap)(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
-			const union endpoint **to);
+			const struct dgram_addr **to);
 	/* Consumes one received datagram (which it may modify). Returns the length of an IP packet
 	 * at *ip to write to the TUN, or 0 when there is nothing to write. */
-	size_t (*decap)(struct worker *w, uint8_t *dgram, size_t len, const union endpoint *from,
+	size_t (*decap)(struct worker *w, uint8_t *dgram, size_t len, const struct dgram_addr *from,
 			uint8_t **ip);
 };
 
-struct packet_batch {
-	uint8_t *slots; /* WORKER_BATCH * SLOT_SIZE bytes */
-	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iovs[WORKER_BATCH];
-	union endpoint addrs[WORKER_BATCH];
-};
-
-/* UDP GSO: runs of datagrams to one peer, all one size but the last, leave in one message and
- * the kernel cuts them (UDP_SEGMENT): one trip through the UDP stack instead of dozens. */
-enum { UDP_GSO_MAX_BYTES = 65000, UDP_GSO_MAX_SEGMENTS = 64 };
-
-struct gso_batch {
-	struct mmsghdr msgs[WORKER_BATCH];
-	union {
-		char buf[CMSG_SPACE(sizeof(uint16_t))];
-		struct cmsghdr align;
-	} cmsg[WORKER_BATCH];
-	int first[WORKER_BATCH];    /* index of the message's first datagram in tx */
-	int segments[WORKER_BATCH]; /* datagrams it carries */
-};
-
 struct worker {
-	struct loop *loop;
+	struct engine *engine;
+	unsigned int id; /* 0..workers-1: also this thread's slot in per-thread state */
+	pthread_t thread;
+	bool started;
+	struct loop loop;
 	const struct tunnel_ops *ops;
-	void *tunnel; /* the ops' own state */
-	int tun_fd, udp_fd, udp_family;
-	size_t mtu;
-	struct loop_source tun_source, udp_source;
-	struct packet_batch tx, rx;
-	/* TUN offloads: reads and writes carry a virtio-net header; a read may be a TCP or UDP
-	 * super-packet to split, and received segments of one flow are coalesced into one write. */
-	bool vnet_hdr;
-	int gro_flags; /* enum offload_gro_flags */
-	bool udp_gso;  /* cleared for good if the kernel refuses UDP_SEGMENT */
-	struct gso_batch gso;
-	struct offload_gro gro;
-	uint8_t *rx_ip[WORKER_BATCH];
-	size_t rx_ip_len[WORKER_BATCH];
+	void *tunnel;       /* the ops' shared state */
+	void *tunnel_local; /* the ops' state for this worker alone; freed with it */
+	struct tun_queue tun;
+	struct transport *transport;
+	pthread_mutex_t send_lock; /* the control thread sends on this worker's transport too */
+	struct loop_source tun_source, udp_source, stop_source;
+	uint64_t prng; /* timer jitter only; never for anything secret */
+	/* TUN -> peer */
+	uint8_t *tx_slots;
+	uint8_t *tx_pkts[WORKER_BATCH];
+	size_t tx_lens[WORKER_BATCH];
+	struct transport_tx tx[WORKER_BATCH];
+	/* peer -> TUN */
+	uint8_t *rx_slots;
+	uint8_t *rx_bufs[WORKER_BATCH];
+	struct transport_rx rx[TRANSPORT_MAX_RX];
+	uint8_t *rx_ip[TRANSPORT_MAX_RX];
+	size_t rx_ip_len[TRANSPORT_MAX_RX];
 	struct stats stats;
 };
 
-int worker_init(struct worker *w, struct loop *loop, const struct tunnel_ops *ops, void *tunnel,
-		int tun_fd, int udp_fd, int udp_family, size_t mtu);
+/* Sets up w (no thread yet). tun_fd and transport become the worker's; the engine's stop
+ * eventfd wakes its loop. 0 or -errno. */
+int worker_init(struct worker *w, struct engine *e, unsigned int id, int tun_fd, bool vnet_hdr,
+		int gro_flags, struct transport *transport);
 void worker_free(struct worker *w);
-/* Sends one datagram now (handshakes, keepalives); returns 0 or -errno. Counts it. */
-int worker_send(struct worker *w, const void *data, size_t len, const union endpoint *to);
+/* Sends one datagram now, from any thread (handshakes, keepalives): 0 or -errno. Counted in
+ * the worker's stats: their transmit counters are only written under send_lock. */
+int worker_send(struct worker *w, const void *data, size_t len, const struct dgram_addr *to);
+/* Replaces the worker's transport (a new listen port); call with the worker outside any
+ * batch (the tunnel's shared state held for writing). The old one is closed. 0 or -errno. */
+int worker_swap_transport(struct worker *w, struct transport *t);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
+/* xorshift64: spread for timer jitter, not secrecy. */
+uint64_t worker_jitter(struct worker *w);
 
 #endif

@@ -30,35 +30,97 @@ static void setup_device(struct wg_device *dev, struct wg_peer **peer)
 	assert_int_equal(wg_peer_add(dev, peer_pub, NULL, peer), 0);
 }
 
-static void sessions_wiped_on_clear(void **state)
+/* The responder's path: next waits for the first data, then becomes current; the initiator's
+ * path: a new session is current at once. Every session is found by its index exactly while
+ * it is in a slot, and nothing is left of it after. */
+static void keypair_rotation(void **state)
 {
 	struct wg_device dev;
-	struct wg_peer *p;
+	struct wg_peer *p, *found;
 	struct noise_keypair kp;
 
 	setup_device(&dev, &p);
 	make_keypair(&kp, 7);
-	wg_session_install(&p->current, &kp);
+	assert_int_equal(wg_keypairs_install(p, &kp, true), 0);
 	assert_true(wgcrypto_is_zero(&kp, sizeof(kp))); /* moved, not copied */
-	assert_true(p->current.valid);
+	assert_non_null(p->current);
 	make_keypair(&kp, 8);
-	wg_session_install(&p->next, &kp);
-
-	struct wg_peer *found;
-	assert_ptr_equal(wg_session_by_index(&dev, 8, &found), &p->next);
+	assert_int_equal(wg_keypairs_install(p, &kp, false), 0);
+	assert_ptr_equal(wg_session_by_index(&dev, 8, &found), p->next);
 	assert_ptr_equal(found, p);
-	wg_peer_promote_next(p);
-	assert_ptr_equal(wg_session_by_index(&dev, 8, &found), &p->current);
-	assert_ptr_equal(wg_session_by_index(&dev, 7, &found), &p->prev);
-	assert_true(wgcrypto_is_zero(&p->next, sizeof(p->next)));
+	assert_false(wg_keypairs_promote(p, 9)); /* not the session that was confirmed */
+	assert_true(wg_keypairs_promote(p, 8));
+	assert_ptr_equal(wg_session_by_index(&dev, 8, &found), p->current);
+	assert_ptr_equal(wg_session_by_index(&dev, 7, &found), p->previous);
+	assert_null(p->next);
 
-	wg_peer_clear_sessions(p);
-	assert_true(wgcrypto_is_zero(&p->prev, sizeof(p->prev)));
-	assert_true(wgcrypto_is_zero(&p->current, sizeof(p->current)));
-	assert_true(wgcrypto_is_zero(&p->next, sizeof(p->next)));
+	make_keypair(&kp, 9); /* we initiated: current at once, and the oldest goes */
+	assert_int_equal(wg_keypairs_install(p, &kp, true), 0);
+	assert_ptr_equal(wg_session_by_index(&dev, 9, &found), p->current);
+	assert_ptr_equal(wg_session_by_index(&dev, 8, &found), p->previous);
+	assert_null(wg_session_by_index(&dev, 7, &found));
+
+	wg_keypairs_clear(p);
+	assert_null(p->previous);
+	assert_null(p->current);
+	assert_null(p->next);
 	assert_null(wg_session_by_index(&dev, 8, &found));
+	assert_null(wg_session_by_index(&dev, 9, &found));
+	assert_int_equal(dev.indices.count, 0);
 	wg_device_free(&dev);
 	assert_true(wgcrypto_is_zero(&dev.identity, sizeof(dev.identity)));
+}
+
+/* Each thread gets its own cipher context, made on first use from the session's keys. */
+static void per_thread_ciphers(void **state)
+{
+	struct wg_device dev;
+	struct wg_peer *p;
+	struct noise_keypair kp;
+	uint8_t buf[64] = "hello", out[64];
+
+	setup_device(&dev, &p);
+	dev.cipher_slots = 3;
+	make_keypair(&kp, 7);
+	assert_int_equal(wg_keypairs_install(p, &kp, true), 0);
+	struct wgcrypto_aead_key *a = wg_session_cipher(p->current, 0, true);
+	struct wgcrypto_aead_key *b = wg_session_cipher(p->current, 2, false);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_ptr_not_equal(a->ctx, b->ctx);
+	assert_ptr_equal(wg_session_cipher(p->current, 0, true), a); /* made once */
+	assert_null(wg_session_cipher(p->current, 3, true));
+	assert_true(wgcrypto_aead_seal(a, out, buf, 16, 1, NULL, 0));
+	assert_true(wgcrypto_aead_open(b, out, out, 32, 1, NULL, 0)); /* same key both ways here */
+	assert_memory_equal(out, buf, 16);
+	wg_device_free(&dev);
+}
+
+/* A removed peer is gone from every table, and its waiting plaintext is wiped. */
+static void peer_removal(void **state)
+{
+	struct wg_device dev;
+	struct wg_peer *p;
+	struct noise_keypair kp;
+	struct ip_prefix prefix;
+	uint8_t key[32], pkt[40] = { 0x45 };
+
+	setup_device(&dev, &p);
+	dev.stage_slot_size = 1500 + SLOT_HEADROOM + SLOT_TAILROOM;
+	memcpy(key, p->hs.remote_static, 32);
+	assert_int_equal(addr_parse_prefix("10.0.0.2/32", &prefix), 0);
+	assert_int_equal(wg_peer_allow(p, &prefix), 0);
+	make_keypair(&kp, 7);
+	assert_int_equal(wg_keypairs_install(p, &kp, true), 0);
+	assert_true(wg_stage(p, pkt, sizeof(pkt), &(struct stats){ 0 }));
+	assert_int_equal(wg_peer_remove(&dev, p), 0);
+	assert_null(wg_peer_by_key(&dev, key));
+	assert_null(allowedips_lookup(&dev.allowedips, AF_INET, &prefix.addr));
+	assert_null(wg_session_by_index(&dev, 7, &p));
+	assert_int_equal(dev.peer_count, 0);
+	assert_null(dev.first_peer);
+	wg_device_free(&dev);
 }
 
 static void peers_wait_for_a_private_key(void **state)
@@ -79,7 +141,9 @@ static void peers_wait_for_a_private_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sessions_wiped_on_clear),
+		cmocka_unit_test(keypair_rotation),
+		cmocka_unit_test(per_thread_ciphers),
+		cmocka_unit_test(peer_removal),
 		cmocka_unit_test(peers_wait_for_a_private_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,60 @@
+/* The engine: N data-path workers and the control thread that owns everything else.
+ *
+ * The control thread runs the main event loop: signals, the UAPI socket, link events, the
+ * tunnel's timers and its handshakes (the Diffie-Hellman work). Workers reach it through
+ * engine_wake(): they post work into the tunnel's own queues and wake it with one eventfd.
+ * The tunnel's state that workers read (peers, sessions, allowed IPs, endpoints) changes only
+ * on the control thread, under the tunnel's write lock, which workers hold for reading around
+ * each batch: no lock per packet.
+ *
+ *   control thread: loop { signals · UAPI · netlink · timers · handshake queue · requests }
+ *         ▲ engine_wake (eventfd)            │ write lock: sessions, endpoints, peers
+ *   worker 0..N-1:  loop { TUN queue i ⇄ socket i }   (read lock per batch)
+ */
+#ifndef MYVPN_ENGINE_H
+#define MYVPN_ENGINE_H
+
+#include "loop.h"
+#include "stats.h"
+#include "worker.h"
+
+enum { ENGINE_MAX_WORKERS = 64, ENGINE_DEFAULT_MAX_WORKERS = 8 };
+
+struct engine {
+	struct loop loop; /* the control thread's */
+	struct worker *workers;
+	unsigned int worker_count;
+	size_t mtu; /* the TUN's, read by workers to size and pad packets */
+	struct stats stats; /* the control thread's own counters (handshakes, keepalives) */
+	int wake_fd;   /* workers -> control thread */
+	int stop_fd;   /* control thread -> workers: readable once they must stop */
+	struct loop_source wake_source;
+	void (*on_wake)(struct engine *e); /* the tunnel drains its queues here */
+	const struct tunnel_ops *ops;
+	void *tunnel;
+};
+
+/* The default worker count: online CPUs, capped at ENGINE_DEFAULT_MAX_WORKERS. */
+unsigned int engine_default_workers(void);
+/* Sets up the control loop and one worker per TUN queue / transport (count of each). The
+ * fds and transports become the engine's, also on failure. 0 or -errno. */
+int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, size_t mtu,
+		const int *tun_fds, bool vnet_hdr, int gro_flags, struct transport **transports,
+		unsigned int count);
+/* Starts the worker threads, runs the control loop until it stops, then stops and joins the
+ * workers. Returns 0 or -errno. */
+int engine_run(struct engine *e);
+void engine_free(struct engine *e);
+/* Any thread: the control thread runs on_wake soon. Cheap enough for every queued message. */
+void engine_wake(struct engine *e);
+/* Any thread: stop everything (a worker found the TUN gone, a signal, ...). */
+void engine_stop(struct engine *e);
+/* Counters of every thread, summed. */
+void engine_stats(const struct engine *e, struct stats *sum);
+/* The transport handshakes and keepalives leave from. */
+static inline struct worker *engine_sender(struct engine *e)
+{
+	return &e->workers[0];
+}
+
+#endif
