@@ -99,6 +99,22 @@ static int set_listen_port(void *ctx, uint16_t port)
 	return 0;
 }
 
+/* Workers read the device while a set request is parsed and checked (seconds for 100,000
+ * peers) and wait only while its changes apply. */
+static void begin_changes(void *ctx)
+{
+	struct control *c = ctx;
+
+	wg_write_lock(c->wg);
+}
+
+static void end_changes(void *ctx)
+{
+	struct control *c = ctx;
+
+	wg_unlock(c->wg);
+}
+
 static void socket_gone(void *ctx)
 {
 	struct control *c = ctx;
@@ -132,7 +148,8 @@ int control_open(struct control *c, struct device *dev, struct engine *e, struct
 {
 	struct uapi_server_ops ops = { .ctx = c, .get_info = get_info, .set_listen_port = set_listen_port,
 				       .set_fwmark = set_fwmark, .get_stats = get_stats, .read_only = read_only,
-				       .socket_gone = socket_gone };
+				       .socket_gone = socket_gone, .begin_changes = begin_changes,
+				       .end_changes = end_changes };
 	int ret;
 
 	*c = (struct control){ .dev = dev, .engine = e, .wg = wg, .offload = offload };

@@ -777,6 +777,21 @@ static void fill_result(const struct uapi_device_info *info, const struct reques
 	}
 }
 
+static int apply_checked(struct wg_device *dev, const struct uapi_device_info *info,
+			 const struct uapi_set_hooks *hooks, struct request *r, uint64_t now_ns,
+			 struct uapi_set_result *result)
+{
+	int ret = apply_hooks(info, hooks, r);
+
+	if (ret)
+		return ret;
+	fill_result(info, r, result);
+	ret = apply_request(dev, r, now_ns, result);
+	if (ret)
+		log_warn("uapi: set failed part way: %s", strerror(-ret));
+	return ret;
+}
+
 int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,
 	     const struct uapi_set_hooks *hooks, const char *text, size_t len, uint64_t now_ns,
 	     struct uapi_set_result *result)
@@ -791,13 +806,12 @@ int uapi_set(struct wg_device *dev, const struct uapi_device_info *info,
 	ret = parse_request(&r, text, len);
 	if (!ret)
 		ret = check_request(dev, info, &r);
-	if (!ret)
-		ret = apply_hooks(info, hooks, &r);
 	if (!ret) {
-		fill_result(info, &r, result);
-		ret = apply_request(dev, &r, now_ns, result);
-		if (ret)
-			log_warn("uapi: set failed part way: %s", strerror(-ret));
+		if (hooks && hooks->begin_changes)
+			hooks->begin_changes(hooks->ctx);
+		ret = apply_checked(dev, info, hooks, &r, now_ns, result);
+		if (hooks && hooks->end_changes)
+			hooks->end_changes(hooks->ctx);
 	}
 	request_free(&r);
 	return ret;

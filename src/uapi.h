@@ -67,6 +67,10 @@ struct uapi_set_hooks {
 	void *ctx;
 	int (*set_listen_port)(void *ctx, uint16_t port); /* 0 = any free port */
 	int (*set_fwmark)(void *ctx, uint32_t fwmark);      /* 0 = clear */
+	/* Around the changes (hooks included), after parsing and checking: the shell excludes
+	 * readers of the device there, and only there. Either may be NULL. */
+	void (*begin_changes)(void *ctx);
+	void (*end_changes)(void *ctx);
 	bool read_only; /* a plaintext interface: visible to wg show, not configurable (-EPERM) */
 };
 

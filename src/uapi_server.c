@@ -99,24 +99,6 @@ static const struct stats *get_stats(struct uapi_server *s)
 	return s->ops.get_stats ? s->ops.get_stats(s->ops.ctx) : NULL;
 }
 
-/* Workers read the device while a get runs; a set changes it, so they wait for it. */
-static int handle_locked(struct uapi_server *s, const struct uapi_device_info *info,
-			 const struct uapi_set_hooks *hooks, const char *request, size_t len,
-			 struct uapi_buf *out)
-{
-	const struct stats *stats = get_stats(s);
-	bool writes = len >= 6 && !memcmp(request, "set=1\n", 6);
-	int ret;
-
-	if (writes)
-		wg_write_lock(s->dev);
-	else
-		wg_read_lock(s->dev);
-	ret = uapi_handle(s->dev, info, hooks, stats, request, len, s->loop->now_ns, out);
-	wg_unlock(s->dev);
-	return ret;
-}
-
 /* Answers complete requests in order while the queued replies stay small. */
 static void process(struct uapi_client *c)
 {
@@ -124,6 +106,8 @@ static void process(struct uapi_client *c)
 	struct uapi_set_hooks hooks = { .ctx = s->ops.ctx,
 					.set_listen_port = s->ops.set_listen_port,
 					.set_fwmark = s->ops.set_fwmark,
+					.begin_changes = s->ops.begin_changes,
+					.end_changes = s->ops.end_changes,
 					.read_only = s->ops.read_only };
 	struct uapi_device_info info;
 	size_t len;
@@ -135,7 +119,9 @@ static void process(struct uapi_client *c)
 			return;
 		}
 		get_info(s, &info);
-		if (handle_locked(s, &info, &hooks, c->in.data, len, &c->out)) {
+		/* This thread is the device's only writer: it reads the device without a lock. */
+		if (uapi_handle(s->dev, &info, &hooks, get_stats(s), c->in.data, len, s->loop->now_ns,
+				&c->out)) {
 			log_debug("uapi: unknown operation or out of memory; closing the client");
 			refuse(c, -EINVAL);
 			return;

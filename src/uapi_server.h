@@ -43,6 +43,9 @@ struct uapi_server_ops {
 	 * fails the whole set request before anything else changes. */
 	int (*set_listen_port)(void *ctx, uint16_t port);
 	int (*set_fwmark)(void *ctx, uint32_t fwmark);
+	/* Around a set request's changes, after it was parsed and checked (uapi_set_hooks). */
+	void (*begin_changes)(void *ctx);
+	void (*end_changes)(void *ctx);
 	/* The worker's counters for stats=1 (`myvpn show`); NULL or a NULL result makes stats=1
 	 * an unknown operation, as it is for wireguard-go. */
 	const struct stats *(*get_stats)(void *ctx);
