@@ -216,6 +216,7 @@ struct peer_op {
 	uint16_t keepalive;
 	unsigned int flags;
 	size_t first_ip, ip_count; /* into request.ips */
+	struct wg_peer *fresh; /* PEER_CREATES: made while checking, linked while applying */
 };
 
 struct request {
@@ -235,6 +236,8 @@ struct request {
 
 static void request_free(struct request *r)
 {
+	for (size_t i = 0; i < r->peer_count; i++)
+		wg_peer_discard(r->peers[i].fresh);
 	if (r->peers)
 		wgcrypto_wipe(r->peers, r->peer_cap * sizeof(r->peers[0]));
 	free(r->peers);
@@ -552,8 +555,8 @@ static int check_key_run(struct wg_device *dev, struct request *r, const size_t 
 			 size_t n, int *delta)
 {
 	const uint8_t *self = final_public_key(dev, r);
+	const struct noise_static_identity *id = r->key_changes ? &r->identity : &dev->identity;
 	bool exists = exists_before_request(dev, r, r->peers[run[0]].public_key);
-	uint8_t shared[NOISE_PUBLIC_KEY_LEN];
 
 	for (size_t k = 0; k < n; k++) {
 		struct peer_op *op = &r->peers[run[k]];
@@ -566,13 +569,14 @@ static int check_key_run(struct wg_device *dev, struct request *r, const size_t 
 			delta[run[k]] = exists ? -1 : 0;
 			exists = false;
 		} else if (!exists && !(op->flags & PEER_UPDATE_ONLY)) {
-			/* Without a private key a peer waits for one, as in Linux; with one, its
-			 * key must give a usable DH. */
-			if (self && !wgcrypto_x25519(shared, r->key_changes ? r->identity.private_key
-								    : dev->identity.private_key,
-					     op->public_key))
-				return -EINVAL;
-			wgcrypto_wipe(shared, sizeof(shared));
+			/* Made here, outside the device's lock: its X25519 precompute is the costly
+			 * part of a big set. Without a private key a peer waits for one, as in
+			 * Linux; with one, its key must give a usable DH (-EINVAL). */
+			int ret = wg_peer_new(dev, id, op->public_key,
+					      (op->flags & PEER_PSK) ? op->psk : NULL, &op->fresh);
+
+			if (ret)
+				return ret;
 			op->flags |= PEER_CREATES;
 			delta[run[k]] = 1;
 			exists = true;
@@ -724,7 +728,7 @@ static int apply_peer_settings(struct wg_device *dev, const struct request *r,
 	return 0;
 }
 
-static int apply_peer(struct wg_device *dev, const struct request *r, const struct peer_op *op,
+static int apply_peer(struct wg_device *dev, const struct request *r, struct peer_op *op,
 		      uint64_t now_ns, struct uapi_set_result *res)
 {
 	struct wg_peer *p = wg_peer_by_key(dev, op->public_key);
@@ -742,9 +746,16 @@ static int apply_peer(struct wg_device *dev, const struct request *r, const stru
 	if (!p) {
 		if (op->flags & PEER_UPDATE_ONLY)
 			return 0;
-		ret = wg_peer_add(dev, op->public_key, (op->flags & PEER_PSK) ? op->psk : NULL, &p);
-		if (ret)
-			return ret;
+		if (op->fresh) {
+			p = op->fresh;
+			op->fresh = NULL;
+			wg_peer_link(dev, p);
+		} else {
+			ret = wg_peer_add(dev, op->public_key, (op->flags & PEER_PSK) ? op->psk : NULL,
+					  &p);
+			if (ret)
+				return ret;
+		}
 		res->peers_added++;
 	}
 	return apply_peer_settings(dev, r, op, p, now_ns);

@@ -164,6 +164,15 @@ static inline void wg_unlock(struct wg_device *dev) { pthread_rwlock_unlock(&dev
 uint64_t wg_now(const struct wg_device *dev);
 
 /* wg_peer.c (changes: control thread, under the write lock) */
+/* A peer outside the device, its handshake precomputed with identity (one X25519: the costly
+ * part, done before taking the write lock): -EINVAL when that DH is unusable. */
+int wg_peer_new(struct wg_device *dev, const struct noise_static_identity *identity,
+		const uint8_t public_key[NOISE_PUBLIC_KEY_LEN], const uint8_t *psk,
+		struct wg_peer **out);
+/* Write lock: the new peer joins the device's tables. */
+void wg_peer_link(struct wg_device *dev, struct wg_peer *peer);
+/* Frees a peer that was never linked (NULL is fine). */
+void wg_peer_discard(struct wg_peer *peer);
 int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
 		const uint8_t *psk, struct wg_peer **out);
 int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix);

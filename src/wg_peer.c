@@ -50,38 +50,62 @@ static void unlink_peer(struct wg_device *dev, struct wg_peer *p)
 	ht_remove(&dev->peers_by_key, &p->key_node);
 }
 
-int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
-		const uint8_t *psk, struct wg_peer **out)
+int wg_peer_new(struct wg_device *dev, const struct noise_static_identity *identity,
+		const uint8_t public_key[NOISE_PUBLIC_KEY_LEN], const uint8_t *psk,
+		struct wg_peer **out)
 {
-	struct wg_peer *p;
+	struct wg_peer *p = calloc(1, sizeof(*p));
 	char b64[WGCRYPTO_KEY_B64_LEN + 1];
 
-	if (wg_peer_by_key(dev, public_key))
-		return -EEXIST;
-	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->dev = dev;
 	/* Without our private key the handshake cannot be precomputed yet; setting the key later
 	 * (noise_handshake_set_identity) completes it. */
-	if ((!noise_handshake_init(&p->hs, &dev->identity, public_key, psk) &&
-	     dev->identity.has_identity) ||
+	if ((!noise_handshake_init(&p->hs, identity, public_key, psk) && identity->has_identity) ||
 	    !noise_cookie_init(&p->cookie, public_key)) {
 		noise_handshake_wipe(&p->hs);
 		free(p);
 		return -EINVAL;
 	}
-	p->id = dev->next_peer_id++;
 	wgcrypto_key_to_base64(b64, public_key);
 	memcpy(p->short_key, b64, WG_SHORT_KEY_LEN - 1);
 	pthread_mutex_init(&p->lock, NULL);
 	timers_init(&p->timers);
+	*out = p;
+	return 0;
+}
+
+void wg_peer_link(struct wg_device *dev, struct wg_peer *p)
+{
+	p->id = dev->next_peer_id++;
 	if (dev->engine)
 		timers_start(&p->timers, wg_now(dev));
 	link_peer(dev, p);
 	log_debug("peer %u (%s) created", p->id, p->short_key);
-	*out = p;
-	return 0;
+}
+
+void wg_peer_discard(struct wg_peer *p)
+{
+	if (!p)
+		return;
+	noise_handshake_wipe(&p->hs);
+	pthread_mutex_destroy(&p->lock);
+	wgcrypto_wipe(p, sizeof(*p));
+	free(p);
+}
+
+int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY_LEN],
+		const uint8_t *psk, struct wg_peer **out)
+{
+	int ret;
+
+	if (wg_peer_by_key(dev, public_key))
+		return -EEXIST;
+	ret = wg_peer_new(dev, &dev->identity, public_key, psk, out);
+	if (!ret)
+		wg_peer_link(dev, *out);
+	return ret;
 }
 
 int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix)
