@@ -6,6 +6,7 @@
 #include "keys.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_server.h"
 #include "mtu.h"
 #include "netlink.h"
 #include "options.h"
@@ -143,9 +144,29 @@ static int open_control(struct control *control, struct device *dev, const struc
 	return 0;
 }
 
+/* --metrics: a port already taken is a set-up error, as for the tunnel's own port. */
+static int open_metrics(struct metrics_server *m, const struct options *opts,
+			struct control *control, struct engine *e)
+{
+	char where[INET6_ADDRSTRLEN + 16];
+	int ret;
+
+	if (!opts->has_metrics)
+		return 0;
+	endpoint_format(&opts->metrics, where, sizeof(where));
+	ret = metrics_server_open(m, &e->loop, &opts->metrics, control_metrics, control);
+	if (ret) {
+		fprintf(stderr, "myvpn: error: cannot serve metrics on %s: %s\n", where, strerror(-ret));
+		return ALREADY_REPORTED;
+	}
+	log_info("metrics on http://%s/metrics", where);
+	return 0;
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
+	static struct metrics_server metrics = { .fd = -1 };
 	struct control control = { 0 };
 	struct signals sig = { .fd = -1, .engine = &engine };
 	struct stats sum;
@@ -159,6 +180,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		ret = signals_open(&sig);
 	if (!ret)
 		ret = open_control(&control, dev, opts, t, &engine);
+	if (!ret)
+		ret = open_metrics(&metrics, opts, &control, &engine);
 	if (!ret) {
 		announce(dev, opts, t, &control, &engine);
 		ret = tunnel_start(t, &engine);
@@ -169,6 +192,7 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		ret = engine_run(&engine);
 	engine_stats(&engine, &sum);
 	stats_print(&sum, stderr);
+	metrics_server_close(&metrics);
 	control_close(&control);
 	if (sig.fd >= 0)
 		close(sig.fd);
@@ -210,6 +234,10 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	t->config_file = opts->config_file;
 	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;
+	if (!opts->has_metrics && t->cfg.has_metrics) {
+		opts->metrics = t->cfg.metrics;
+		opts->has_metrics = true;
+	}
 	opts->mtu = t->cfg.mtu;
 	opts->address_count = t->cfg.address_count < MAX_ADDRESSES ? t->cfg.address_count : MAX_ADDRESSES;
 	memcpy(opts->addresses, t->cfg.addresses, sizeof(opts->addresses[0]) * (size_t)opts->address_count);
