@@ -9,6 +9,7 @@
 #include "metrics_server.h"
 #include "mtu.h"
 #include "netlink.h"
+#include "notify.h"
 #include "options.h"
 #include "plain.h"
 #include "show.h"
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MYVPN_VERSION "0.3.0"
@@ -35,6 +37,7 @@ struct signals {
 	struct loop_source source;
 	int fd;
 	struct engine *engine;
+	struct notify *notify;
 };
 
 /* The tunnel behind the worker: its ops, its state, and how to start it. */
@@ -62,6 +65,7 @@ static void on_signal(struct loop_source *src, uint32_t events)
 			continue;
 		}
 		log_info("signal %d: shutting down", (int)info.ssi_signo);
+		notify_stopping(s->notify);
 		engine_stop(s->engine);
 	}
 }
@@ -117,6 +121,28 @@ static void announce(const struct device *dev, const struct options *opts, struc
 		log_info("keepalive every %d s of silence", opts->keepalive);
 }
 
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void service_status(void *ctx, char *buf, size_t len)
+{
+	const struct tunnel *t = ctx;
+	struct timespec now;
+	unsigned int recent = 0;
+
+	if (t->ops != &wg_ops) {
+		snprintf(buf, len, "plaintext tunnel");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	wg_for_each_peer(&t->wg, p) {
+		uint64_t hs = p->last_handshake_real_ns / 1000000000u;
+
+		if (hs && (uint64_t)now.tv_sec - hs < REJECT_AFTER_TIME)
+			recent++;
+	}
+	snprintf(buf, len, "%u peer%s, %u with a handshake in the last %d seconds", t->wg.peer_count,
+		 t->wg.peer_count == 1 ? "" : "s", recent, REJECT_AFTER_TIME);
+}
+
 static int tunnel_start(struct tunnel *t, struct engine *e)
 {
 	return t->ops == &wg_ops ? wg_device_start(&t->wg, e) : plain_start(&t->plain, e);
@@ -167,8 +193,9 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
 	static struct metrics_server metrics = { .fd = -1 };
+	static struct notify notify;
 	struct control control = { 0 };
-	struct signals sig = { .fd = -1, .engine = &engine };
+	struct signals sig = { .fd = -1, .engine = &engine, .notify = &notify };
 	struct stats sum;
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
@@ -176,6 +203,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->vnet_hdr,
 			  dev->gro_flags, dev->transports, dev->queues);
 	device_release(dev);
+	if (!ret)
+		ret = notify_init(&notify, &engine.loop, service_status, t);
 	if (!ret)
 		ret = signals_open(&sig);
 	if (!ret)
@@ -188,6 +217,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	}
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
+	if (!ret)
+		notify_ready(&notify);
 	if (!ret)
 		ret = engine_run(&engine);
 	engine_stats(&engine, &sum);
