@@ -131,6 +131,25 @@ static void end_changes(void *ctx)
 	wg_unlock(c->wg);
 }
 
+int control_apply(struct control *c, const char *text, size_t len, struct uapi_set_result *res)
+{
+	struct uapi_set_hooks hooks = { .ctx = c, .set_listen_port = set_listen_port,
+					.set_fwmark = set_fwmark, .begin_changes = begin_changes,
+					.end_changes = end_changes };
+	struct uapi_device_info info;
+
+	get_info(c, &info);
+	return uapi_set(c->wg, &info, &hooks, text, len, c->engine->loop.now_ns, res);
+}
+
+uint16_t control_listen_port(struct control *c)
+{
+	struct uapi_device_info info;
+
+	get_info(c, &info);
+	return info.listen_port;
+}
+
 static void socket_gone(void *ctx)
 {
 	struct control *c = ctx;

@@ -33,12 +33,20 @@
 /* run() printed the reason itself; main() only sets the exit status. */
 #define ALREADY_REPORTED (-ECANCELED)
 
+struct tunnel;
+
 struct signals {
 	struct loop_source source;
 	int fd;
 	struct engine *engine;
 	struct notify *notify;
+	/* SIGHUP reloads these when the tunnel came from a -c file */
+	struct tunnel *tunnel;
+	struct control *control;
+	struct device *dev;
 };
+
+static void reload(struct signals *s);
 
 /* The tunnel behind the worker: its ops, its state, and how to start it. */
 struct tunnel {
@@ -62,6 +70,10 @@ static void on_signal(struct loop_source *src, uint32_t events)
 
 			engine_stats(s->engine, &sum);
 			stats_print(&sum, stderr);
+			continue;
+		}
+		if (info.ssi_signo == SIGHUP && s->tunnel->config_file) {
+			reload(s);
 			continue;
 		}
 		log_info("signal %d: shutting down", (int)info.ssi_signo);
@@ -195,7 +207,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	static struct metrics_server metrics = { .fd = -1 };
 	static struct notify notify;
 	struct control control = { 0 };
-	struct signals sig = { .fd = -1, .engine = &engine, .notify = &notify };
+	struct signals sig = { .fd = -1, .engine = &engine, .notify = &notify, .tunnel = t,
+			       .control = &control, .dev = dev };
 	struct stats sum;
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
@@ -312,6 +325,46 @@ static int add_routes(const struct device *dev, const struct config *cfg, char *
 		}
 	}
 	return 0;
+}
+
+/* SIGHUP: the -c file again, applied as `wg syncconf` would. A file that does not parse, or
+ * a request the device refuses, changes nothing. */
+static void reload(struct signals *s)
+{
+	struct tunnel *t = s->tunnel;
+	struct config cfg = { 0 };
+	struct config_error cerr = { 0 };
+	struct uapi_set_result res = { 0 };
+	struct uapi_buf req = { 0 };
+	char err[512];
+	int ret;
+
+	ret = config_read_file(&cfg, t->config_file, NULL, &cerr);
+	if (ret) {
+		if (cerr.line)
+			log_error("%s:%d: %s; configuration unchanged", t->config_file, cerr.line, cerr.message);
+		else
+			log_error("%s: %s; configuration unchanged", t->config_file, cerr.message);
+		return;
+	}
+	ret = wg_config_sync_request(&t->wg, &cfg, s->dev->udp_family,
+				     control_listen_port(s->control), t->config_file, &req, err,
+				     sizeof(err));
+	if (!ret) {
+		ret = control_apply(s->control, req.data, req.len, &res);
+		if (ret)
+			snprintf(err, sizeof(err), "%s: cannot apply: %s", t->config_file, strerror(-ret));
+	}
+	uapi_buf_free(&req);
+	if (!ret && add_routes(s->dev, &cfg, err, sizeof(err)))
+		log_warn("%s", err);
+	else if (ret)
+		log_error("%s; configuration unchanged", err);
+	else
+		log_info("reloaded %s: %u peer%s added, %u removed, %u in all", t->config_file,
+			 res.peers_added, res.peers_added == 1 ? "" : "s", res.peers_removed,
+			 t->wg.peer_count);
+	config_free(&cfg);
 }
 
 /* The command line overrides the file; by default one worker per online CPU, up to 8. */

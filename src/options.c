@@ -313,7 +313,7 @@ void options_usage(FILE *out, const char *prog)
 		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
-		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
+		"Signals: SIGINT/SIGTERM stop, SIGHUP reloads a -c file, SIGUSR1 prints counters.\n",
 		prog, prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT,
 		CONFIG_WORKERS_MAX);
 }
