@@ -446,6 +446,7 @@ int main(int argc, char **argv)
 		return show_main(argc - 1, argv + 1);
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
+	log_init();
 	signal(SIGPIPE, SIG_IGN);
 	ret = wgcrypto_init(); /* a library without ChaCha20-Poly1305 or BLAKE2s fails here, once */
 	if (ret) {

@@ -43,6 +43,26 @@ stop_pid "$PID"
 grep -q "STOPPING=1" "$TMP/notify.txt" || fail "no STOPPING=1 on SIGTERM"
 log "notify: READY once, $(count WATCHDOG=1) watchdog pings, none while stopped, STOPPING"
 
+# The journal: with JOURNAL_STREAM naming its stderr, myvpn logs with sd_journal_send. A
+# private /run (a mount namespace inside the test's network namespace) holds socat as journald.
+J=$TMP/journal.txt
+at a unshare -m --propagation private bash -c '
+	set -e
+	mount -t tmpfs none /run
+	mkdir -p /run/systemd/journal
+	socat -u UNIX-RECV:/run/systemd/journal/socket "OPEN:$2,creat,append" & sock=$!
+	for _ in $(seq 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+	exec 2>"$3"
+	JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) "$1" -c "$4" -i "$5" & pid=$!
+	for _ in $(seq 50); do grep -q "listening on UDP" "$2" 2>/dev/null && break; sleep 0.1; done
+	kill -TERM $pid; wait $pid || true
+	kill $sock' _ "$MYVPN" "$J" "$TMP/j.err" "$TMP/a.conf" "$P-tj"
+grep -aq "SYSLOG_IDENTIFIER=myvpn" "$J" || fail "nothing in the journal: $(cat "$TMP/j.err")"
+grep -aq "MESSAGE=encrypted mode .* listening on UDP port" "$J" || fail "no start-up line in the journal"
+grep -aA2 "^MESSAGE=encrypted mode" "$J" | grep -aqx "PRIORITY=6" || fail "info without PRIORITY=6: $(head -c 300 "$J")"
+grep -q "myvpn: info:" "$TMP/j.err" && fail "log lines went to stderr as well"
+log "journal: $(grep -ac SYSLOG_IDENTIFIER=myvpn "$J") entries"
+
 # The unit, with ExecStart pointing at this build.
 if ! command -v systemd-analyze >/dev/null; then
 	log "SKIP systemd-analyze verify: systemd-analyze is not installed"
