@@ -3,17 +3,18 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libcrypto libsodium libmnl
+PKGS := libcrypto libsodium libmnl libsystemd
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
 CFLAGS := -O0 -g
 endif
 CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd) -pthread
 
 ifneq ($(V),1)
 Q = @
@@ -30,7 +31,11 @@ SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 
-all: myvpn myvpn_nat
+all: myvpn myvpn_nat build/myvpn@.service
+
+# The unit runs the installed binary.
+build/myvpn@.service: systemd/myvpn@.service.in | build
+	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' $< >$@
 
 myvpn: $(OBJS)
 	$(call qecho,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -94,6 +99,8 @@ install: all
 	install -m 0755 myvpn $(DESTDIR)$(BINDIR)/myvpn
 	ln -sf myvpn $(DESTDIR)$(BINDIR)/myvpn_nat
 	[ ! -f docs/myvpn.8 ] || install -m 0644 docs/myvpn.8 $(DESTDIR)$(MANDIR)/man8/myvpn.8
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 0644 build/myvpn@.service $(DESTDIR)$(SYSTEMDUNITDIR)/myvpn@.service
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

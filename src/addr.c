@@ -191,3 +191,26 @@ void addr_prefix_mask(struct ip_prefix *p)
 			bytes[i] &= (uint8_t)(0xff << (8 - bits));
 	}
 }
+
+int addr_parse_listen(const char *text, union endpoint *out)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(text, ':');
+	size_t host_len;
+	uint16_t port;
+
+	if (!colon || addr_parse_port(colon + 1, false, &port))
+		return -EINVAL;
+	host_len = (size_t)(colon - text);
+	if (host_len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		host[host_len - 1] = '\0';
+		return strchr(host + 1, ':') ? addr_parse_literal(host + 1, port, out) : -EINVAL;
+	}
+	if (strchr(host, ':'))
+		return -EINVAL; /* IPv6 needs its brackets */
+	return addr_parse_literal(host_len ? host : "0.0.0.0", port, out);
+}

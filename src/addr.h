@@ -28,6 +28,9 @@ int addr_parse_prefix(const char *text, struct ip_prefix *out);
 int addr_parse_port(const char *text, bool allow_zero, uint16_t *out);
 int addr_parse_literal(const char *text, uint16_t port, union endpoint *out);
 bool addr_looks_numeric(const char *text);
+/* A TCP listening address: "ADDR:PORT", "[V6]:PORT" or ":PORT" (any IPv4 address). Numeric
+ * only, so that no resolver runs for a setting. 0 or -EINVAL. */
+int addr_parse_listen(const char *text, union endpoint *out);
 /* Clears the host bits: 10.1.2.3/8 becomes 10.0.0.0/8. */
 void addr_prefix_mask(struct ip_prefix *p);
 int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err, size_t errlen);

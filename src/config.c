@@ -227,6 +227,15 @@ static int set_workers(struct parser *p, char *value)
 	return 0;
 }
 
+/* myvpn's own: where Prometheus scrapes (the command line's --metrics wins). */
+static int set_metrics(struct parser *p, char *value)
+{
+	if (addr_parse_listen(value, &p->cfg.metrics))
+		return fail(p, "Metrics '%s' is not ADDRESS:PORT (numeric, e.g. 127.0.0.1:9586)", value);
+	p->cfg.has_metrics = true;
+	return 0;
+}
+
 static int set_mtu(struct parser *p, char *value)
 {
 	unsigned long n;
@@ -395,6 +404,7 @@ static const struct key_handler interface_keys[] = {
 	{ "Address", add_addresses },
 	{ "MTU", set_mtu },
 	{ "Workers", set_workers },
+	{ "Metrics", set_metrics },
 	{ "DNS", ignore_value },
 	{ "Table", ignore_value },
 	{ "PreUp", ignore_value },

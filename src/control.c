@@ -2,6 +2,7 @@
  * UDP socket and SO_MARK on request, and stopping when the link or the socket goes away. */
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "netlink.h"
 
 #include <errno.h>
@@ -32,6 +33,21 @@ static const struct stats *get_stats(void *ctx)
 
 	engine_stats(c->engine, &c->stats);
 	return &c->stats;
+}
+
+int control_metrics(void *ctx, struct uapi_buf *out)
+{
+	struct control *c = ctx;
+	struct engine *e = c->engine;
+	struct stats workers[ENGINE_MAX_WORKERS];
+	struct metrics_input in = { .ifname = c->dev->ifname, .dev = c->wg, .total = &c->stats,
+				    .workers = workers, .worker_count = e->worker_count };
+
+	engine_stats(e, &c->stats);
+	memset(workers, 0, sizeof(workers[0]) * e->worker_count);
+	for (unsigned int i = 0; i < e->worker_count; i++)
+		stats_sum(&workers[i], &e->workers[i].stats);
+	return metrics_write(out, &in);
 }
 
 /* Every socket or none: a failure part way puts the old mark back. */
@@ -115,6 +131,25 @@ static void end_changes(void *ctx)
 	wg_unlock(c->wg);
 }
 
+int control_apply(struct control *c, const char *text, size_t len, struct uapi_set_result *res)
+{
+	struct uapi_set_hooks hooks = { .ctx = c, .set_listen_port = set_listen_port,
+					.set_fwmark = set_fwmark, .begin_changes = begin_changes,
+					.end_changes = end_changes };
+	struct uapi_device_info info;
+
+	get_info(c, &info);
+	return uapi_set(c->wg, &info, &hooks, text, len, c->engine->loop.now_ns, res);
+}
+
+uint16_t control_listen_port(struct control *c)
+{
+	struct uapi_device_info info;
+
+	get_info(c, &info);
+	return info.listen_port;
+}
+
 static void socket_gone(void *ctx)
 {
 	struct control *c = ctx;
@@ -149,7 +184,8 @@ int control_open(struct control *c, struct device *dev, struct engine *e, struct
 	struct uapi_server_ops ops = { .ctx = c, .get_info = get_info, .set_listen_port = set_listen_port,
 				       .set_fwmark = set_fwmark, .get_stats = get_stats, .read_only = read_only,
 				       .socket_gone = socket_gone, .begin_changes = begin_changes,
-				       .end_changes = end_changes };
+				       .end_changes = end_changes,
+				       .get_metrics = control_metrics };
 	int ret;
 
 	*c = (struct control){ .dev = dev, .engine = e, .wg = wg, .offload = offload };

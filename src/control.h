@@ -30,6 +30,14 @@ struct control {
 int control_open(struct control *c, struct device *dev, struct engine *e, struct wg_device *wg,
 		 bool read_only, bool offload, char *err, size_t errlen);
 void control_close(struct control *c);
+/* Applies a set request as `wg set` would (rebinding, SO_MARK, workers excluded only while
+ * the changes apply): 0 or -errno, and then nothing changed. Control thread only. */
+int control_apply(struct control *c, const char *text, size_t len, struct uapi_set_result *res);
+/* The UDP port bound now. */
+uint16_t control_listen_port(struct control *c);
+/* The Prometheus exposition of the interface (metrics.h), appended to out: 0 or -errno. Control
+ * thread only. ctx is the control. */
+int control_metrics(void *ctx, struct uapi_buf *out);
 /* Marks the UDP sockets' packets (FwMark, as wg-quick uses for policy routing). 0 or -errno. */
 int control_set_fwmark(struct control *c, uint32_t fwmark);
 

@@ -9,6 +9,9 @@ enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
 extern enum log_level log_threshold;
 
+/* Under systemd (JOURNAL_STREAM names our stderr), log to the journal with a priority per
+ * level and SYSLOG_IDENTIFIER=myvpn; otherwise to stderr. Call once at start-up. */
+void log_init(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A token bucket per call site: a burst of a few lines, then about one per second. */

@@ -6,8 +6,10 @@
 #include "keys.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_server.h"
 #include "mtu.h"
 #include "netlink.h"
+#include "notify.h"
 #include "options.h"
 #include "plain.h"
 #include "show.h"
@@ -24,17 +26,27 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MYVPN_VERSION "0.3.0"
 /* run() printed the reason itself; main() only sets the exit status. */
 #define ALREADY_REPORTED (-ECANCELED)
 
+struct tunnel;
+
 struct signals {
 	struct loop_source source;
 	int fd;
 	struct engine *engine;
+	struct notify *notify;
+	/* SIGHUP reloads these when the tunnel came from a -c file */
+	struct tunnel *tunnel;
+	struct control *control;
+	struct device *dev;
 };
+
+static void reload(struct signals *s);
 
 /* The tunnel behind the worker: its ops, its state, and how to start it. */
 struct tunnel {
@@ -60,7 +72,12 @@ static void on_signal(struct loop_source *src, uint32_t events)
 			stats_print(&sum, stderr);
 			continue;
 		}
+		if (info.ssi_signo == SIGHUP && s->tunnel->config_file) {
+			reload(s);
+			continue;
+		}
 		log_info("signal %d: shutting down", (int)info.ssi_signo);
+		notify_stopping(s->notify);
 		engine_stop(s->engine);
 	}
 }
@@ -116,6 +133,28 @@ static void announce(const struct device *dev, const struct options *opts, struc
 		log_info("keepalive every %d s of silence", opts->keepalive);
 }
 
+/* systemd's STATUS= line: what `systemctl status` shows. */
+static void service_status(void *ctx, char *buf, size_t len)
+{
+	const struct tunnel *t = ctx;
+	struct timespec now;
+	unsigned int recent = 0;
+
+	if (t->ops != &wg_ops) {
+		snprintf(buf, len, "plaintext tunnel");
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	wg_for_each_peer(&t->wg, p) {
+		uint64_t hs = p->last_handshake_real_ns / 1000000000u;
+
+		if (hs && (uint64_t)now.tv_sec - hs < REJECT_AFTER_TIME)
+			recent++;
+	}
+	snprintf(buf, len, "%u peer%s, %u with a handshake in the last %d seconds", t->wg.peer_count,
+		 t->wg.peer_count == 1 ? "" : "s", recent, REJECT_AFTER_TIME);
+}
+
 static int tunnel_start(struct tunnel *t, struct engine *e)
 {
 	return t->ops == &wg_ops ? wg_device_start(&t->wg, e) : plain_start(&t->plain, e);
@@ -143,11 +182,33 @@ static int open_control(struct control *control, struct device *dev, const struc
 	return 0;
 }
 
+/* --metrics: a port already taken is a set-up error, as for the tunnel's own port. */
+static int open_metrics(struct metrics_server *m, const struct options *opts,
+			struct control *control, struct engine *e)
+{
+	char where[INET6_ADDRSTRLEN + 16];
+	int ret;
+
+	if (!opts->has_metrics)
+		return 0;
+	endpoint_format(&opts->metrics, where, sizeof(where));
+	ret = metrics_server_open(m, &e->loop, &opts->metrics, control_metrics, control);
+	if (ret) {
+		fprintf(stderr, "myvpn: error: cannot serve metrics on %s: %s\n", where, strerror(-ret));
+		return ALREADY_REPORTED;
+	}
+	log_info("metrics on http://%s/metrics", where);
+	return 0;
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
+	static struct metrics_server metrics = { .fd = -1 };
+	static struct notify notify;
 	struct control control = { 0 };
-	struct signals sig = { .fd = -1, .engine = &engine };
+	struct signals sig = { .fd = -1, .engine = &engine, .notify = &notify, .tunnel = t,
+			       .control = &control, .dev = dev };
 	struct stats sum;
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
@@ -156,9 +217,13 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 			  dev->gro_flags, dev->transports, dev->queues);
 	device_release(dev);
 	if (!ret)
+		ret = notify_init(&notify, &engine.loop, service_status, t);
+	if (!ret)
 		ret = signals_open(&sig);
 	if (!ret)
 		ret = open_control(&control, dev, opts, t, &engine);
+	if (!ret)
+		ret = open_metrics(&metrics, opts, &control, &engine);
 	if (!ret) {
 		announce(dev, opts, t, &control, &engine);
 		ret = tunnel_start(t, &engine);
@@ -166,9 +231,12 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
 	if (!ret)
+		notify_ready(&notify);
+	if (!ret)
 		ret = engine_run(&engine);
 	engine_stats(&engine, &sum);
 	stats_print(&sum, stderr);
+	metrics_server_close(&metrics);
 	control_close(&control);
 	if (sig.fd >= 0)
 		close(sig.fd);
@@ -210,6 +278,10 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	t->config_file = opts->config_file;
 	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;
+	if (!opts->has_metrics && t->cfg.has_metrics) {
+		opts->metrics = t->cfg.metrics;
+		opts->has_metrics = true;
+	}
 	opts->mtu = t->cfg.mtu;
 	opts->address_count = t->cfg.address_count < MAX_ADDRESSES ? t->cfg.address_count : MAX_ADDRESSES;
 	memcpy(opts->addresses, t->cfg.addresses, sizeof(opts->addresses[0]) * (size_t)opts->address_count);
@@ -253,6 +325,46 @@ static int add_routes(const struct device *dev, const struct config *cfg, char *
 		}
 	}
 	return 0;
+}
+
+/* SIGHUP: the -c file again, applied as `wg syncconf` would. A file that does not parse, or
+ * a request the device refuses, changes nothing. */
+static void reload(struct signals *s)
+{
+	struct tunnel *t = s->tunnel;
+	struct config cfg = { 0 };
+	struct config_error cerr = { 0 };
+	struct uapi_set_result res = { 0 };
+	struct uapi_buf req = { 0 };
+	char err[512];
+	int ret;
+
+	ret = config_read_file(&cfg, t->config_file, NULL, &cerr);
+	if (ret) {
+		if (cerr.line)
+			log_error("%s:%d: %s; configuration unchanged", t->config_file, cerr.line, cerr.message);
+		else
+			log_error("%s: %s; configuration unchanged", t->config_file, cerr.message);
+		return;
+	}
+	ret = wg_config_sync_request(&t->wg, &cfg, s->dev->udp_family,
+				     control_listen_port(s->control), t->config_file, &req, err,
+				     sizeof(err));
+	if (!ret) {
+		ret = control_apply(s->control, req.data, req.len, &res);
+		if (ret)
+			snprintf(err, sizeof(err), "%s: cannot apply: %s", t->config_file, strerror(-ret));
+	}
+	uapi_buf_free(&req);
+	if (!ret && add_routes(s->dev, &cfg, err, sizeof(err)))
+		log_warn("%s", err);
+	else if (ret)
+		log_error("%s; configuration unchanged", err);
+	else
+		log_info("reloaded %s: %u peer%s added, %u removed, %u in all", t->config_file,
+			 res.peers_added, res.peers_added == 1 ? "" : "s", res.peers_removed,
+			 t->wg.peer_count);
+	config_free(&cfg);
 }
 
 /* The command line overrides the file; by default one worker per online CPU, up to 8. */
@@ -334,6 +446,7 @@ int main(int argc, char **argv)
 		return show_main(argc - 1, argv + 1);
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
+	log_init();
 	signal(SIGPIPE, SIG_IGN);
 	ret = wgcrypto_init(); /* a library without ChaCha20-Poly1305 or BLAKE2s fails here, once */
 	if (ret) {

@@ -20,6 +20,7 @@ enum long_only_option {
 	OPT_PEER_KEY,
 	OPT_NO_OFFLOAD,
 	OPT_WORKERS,
+	OPT_METRICS,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +40,7 @@ static const struct option long_options[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -171,6 +173,12 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 			return fail(err, errlen, "workers '%s' out of range (1-%d)", arg,
 				    CONFIG_WORKERS_MAX);
 		return 0;
+	case OPT_METRICS:
+		if (addr_parse_listen(arg, &o->metrics))
+			return fail(err, errlen, "--metrics '%s' is not ADDRESS:PORT (numeric, e.g. 127.0.0.1:9586)",
+				    arg);
+		o->has_metrics = true;
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -302,9 +310,10 @@ void options_usage(FILE *out, const char *prog)
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"
+		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
-		"Signals: SIGINT/SIGTERM stop, SIGUSR1 prints counters.\n",
+		"Signals: SIGINT/SIGTERM stop, SIGHUP reloads a -c file, SIGUSR1 prints counters.\n",
 		prog, prog, prog, prog, SEED_PORT, SEED_PORT, CLIENT_KEEPALIVE_DEFAULT,
 		CONFIG_WORKERS_MAX);
 }

@@ -47,6 +47,9 @@ struct options {
 	/* --workers: data-path threads, 1..CONFIG_WORKERS_MAX; 0 = default. Allowed with -c,
 	 * where it overrides the file's Workers: it says how to run, not what the tunnel is. */
 	int workers;
+	/* --metrics ADDR:PORT: serve Prometheus metrics there; overrides the file's Metrics. */
+	union endpoint metrics;
+	bool has_metrics;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

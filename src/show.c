@@ -775,23 +775,94 @@ static int show_one(const char *dir, const char *name, bool json)
 	return 0;
 }
 
+/* A reply is text then "errno=N\n\n": *text_len is the text's length; returns the errno. */
+static int split_errno(const struct uapi_buf *reply, size_t *text_len)
+{
+	char line[32];
+	size_t end, start;
+	int err;
+
+	if (reply->len < 2)
+		return -EBADMSG;
+	end = start = reply->len - 2;
+	while (start && reply->data[start - 1] != '\n')
+		start--;
+	if (end - start >= sizeof(line) || end - start < 7 || memcmp(reply->data + start, "errno=", 6))
+		return -EBADMSG;
+	memcpy(line, reply->data + start, end - start);
+	line[end - start] = '\0';
+	if (parse_errno(line + 6, &err))
+		return -EBADMSG;
+	*text_len = start;
+	return err;
+}
+
+/* The daemon's Prometheus exposition (prometheus=1), printed without the closing errno line. */
+static int print_prometheus(const char *dir, const char *name)
+{
+	struct uapi_buf reply = { 0 };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	size_t text_len = 0;
+	int ret;
+
+	if (snprintf(path, sizeof(path), "%s/%s.sock", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	ret = exchange(path, "prometheus=1\n\n", &reply);
+	if (!ret)
+		ret = split_errno(&reply, &text_len);
+	if (!ret)
+		fwrite(reply.data, 1, text_len, stdout);
+	uapi_buf_free(&reply);
+	return ret;
+}
+
+/* The exposition of IFNAME, or of the only interface: families cannot repeat in one text. */
+static int show_prometheus(const char *dir, const char *name)
+{
+	char **names = NULL;
+	int n = 0, ret;
+
+	if (!name) {
+		n = list_sockets(dir, &names);
+		if (n != 1) {
+			fprintf(stderr, "myvpn show: --prometheus needs IFNAME %s\n",
+				n > 1 ? "when several interfaces run" : "(no interface found)");
+			for (int i = 0; i < n; i++)
+				free(names[i]);
+			free(names);
+			return 1;
+		}
+		name = names[0];
+	}
+	ret = print_prometheus(dir, name);
+	if (ret)
+		fprintf(stderr, "myvpn show: %s: %s\n", name,
+			ret == -EPROTO ? "the daemon has no Prometheus metrics" : strerror(-ret));
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret ? 1 : 0;
+}
+
 static void usage(FILE *out)
 {
-	fputs("Usage: myvpn show [IFNAME] [--json]\n"
+	fputs("Usage: myvpn show [IFNAME] [--json | --prometheus]\n"
 	      "  Prints each interface (or IFNAME) as `wg show` does, with myvpn's drop counters;\n"
-	      "  --json prints a JSON array instead.\n",
+	      "  --json prints a JSON array instead; --prometheus the metrics of --metrics, once.\n",
 	      out);
 }
 
 int show_main(int argc, char **argv)
 {
 	const char *name = NULL;
-	bool json = false;
+	bool json = false, prometheus = false;
 	int status;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--prometheus")) {
+			prometheus = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;
@@ -803,7 +874,14 @@ int show_main(int argc, char **argv)
 			name = argv[i];
 		}
 	}
-	status = name ? show_one(UAPI_DEFAULT_DIR, name, json) : show_all(UAPI_DEFAULT_DIR, json);
+	if (prometheus && json) {
+		fprintf(stderr, "myvpn show: --json and --prometheus are two different outputs; pick one\n");
+		return 1;
+	}
+	if (prometheus)
+		status = show_prometheus(UAPI_DEFAULT_DIR, name);
+	else
+		status = name ? show_one(UAPI_DEFAULT_DIR, name, json) : show_all(UAPI_DEFAULT_DIR, json);
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "myvpn show: cannot write the output: %s\n", strerror(errno));
 		return 1;

@@ -24,6 +24,10 @@
  * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
  * reason, named by stats_drop_reason_name(). `wg` never sends it.
  *
+ *   prometheus=1\n\n           ->  the Prometheus exposition (metrics.h), errno=0\n\n
+ *
+ * also myvpn's own (`myvpn show --prometheus`), answered by uapi_server.c.
+ *
  * A set request is parsed and checked whole before anything changes: a bad line, a peer that
  * cannot be created or a port the shell cannot bind leaves the device exactly as it was. Only
  * running out of memory part way through applying can leave it half changed (as in Linux).

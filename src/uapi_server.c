@@ -99,6 +99,26 @@ static const struct stats *get_stats(struct uapi_server *s)
 	return s->ops.get_stats ? s->ops.get_stats(s->ops.ctx) : NULL;
 }
 
+/* prometheus=1 is answered here, not by uapi.c: the exposition needs the engine's per-thread
+ * counters, which only the daemon's side sees. The reply is the text, then errno=0. */
+static bool is_metrics_request(const struct uapi_server *s, const char *req, size_t len)
+{
+	return s->ops.get_metrics && len == 14 && !memcmp(req, "prometheus=1\n\n", 14);
+}
+
+static int handle(struct uapi_server *s, const struct uapi_set_hooks *hooks,
+		  const struct uapi_device_info *info, struct uapi_client *c, size_t len)
+{
+	if (is_metrics_request(s, c->in.data, len)) {
+		int ret = s->ops.get_metrics(s->ops.ctx, &c->out);
+
+		return uapi_buf_printf(&c->out, "errno=%d\n\n", ret);
+	}
+	/* This thread is the device's only writer: it reads the device without a lock. */
+	return uapi_handle(s->dev, info, hooks, get_stats(s), c->in.data, len, s->loop->now_ns,
+			   &c->out);
+}
+
 /* Answers complete requests in order while the queued replies stay small. */
 static void process(struct uapi_client *c)
 {
@@ -119,9 +139,7 @@ static void process(struct uapi_client *c)
 			return;
 		}
 		get_info(s, &info);
-		/* This thread is the device's only writer: it reads the device without a lock. */
-		if (uapi_handle(s->dev, &info, &hooks, get_stats(s), c->in.data, len, s->loop->now_ns,
-				&c->out)) {
+		if (handle(s, &hooks, &info, c, len)) {
 			log_debug("uapi: unknown operation or out of memory; closing the client");
 			refuse(c, -EINVAL);
 			return;

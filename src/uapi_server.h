@@ -49,6 +49,9 @@ struct uapi_server_ops {
 	/* The worker's counters for stats=1 (`myvpn show`); NULL or a NULL result makes stats=1
 	 * an unknown operation, as it is for wireguard-go. */
 	const struct stats *(*get_stats)(void *ctx);
+	/* The Prometheus exposition for prometheus=1 (`myvpn show --prometheus`), appended to
+	 * out: 0 or -errno. NULL makes prometheus=1 an unknown operation. */
+	int (*get_metrics)(void *ctx, struct uapi_buf *out);
 	/* The socket file was deleted or replaced (`wg-quick down`, rm): time to exit. Called
 	 * once; the server keeps serving connected clients until closed. */
 	void (*socket_gone)(void *ctx);

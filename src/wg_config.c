@@ -99,11 +99,12 @@ static int put_key(struct uapi_buf *req, const char *name, const uint8_t key[32]
 	return ret;
 }
 
-/* One [Peer] as the lines `wg setconf` would send for it. */
-static int put_peer(struct uapi_buf *req, const struct config_peer *cp, const union endpoint *ep)
+/* A [Peer]'s lines after its public_key, as `wg setconf` sends them. */
+static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
+			     const union endpoint *ep)
 {
 	char text[INET6_ADDRSTRLEN + 16];
-	int ret = put_key(req, "public_key", cp->public_key);
+	int ret = 0;
 
 	if (cp->has_psk)
 		ret |= put_key(req, "preshared_key", cp->psk);
@@ -119,6 +120,96 @@ static int put_peer(struct uapi_buf *req, const struct config_peer *cp, const un
 		ret |= uapi_buf_printf(req, "allowed_ip=%s/%u\n", text, p->cidr);
 	}
 	return ret ? -ENOMEM : 0;
+}
+
+/* One [Peer] as the lines `wg setconf` would send for it. */
+static int put_peer(struct uapi_buf *req, const struct config_peer *cp, const union endpoint *ep)
+{
+	return put_key(req, "public_key", cp->public_key) ? -ENOMEM : put_peer_settings(req, cp, ep);
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+	return memcmp(a, b, NOISE_PUBLIC_KEY_LEN);
+}
+
+/* The file's public keys, sorted for bsearch: a reload of 100,000 peers stays O(n log n). */
+static uint8_t (*sorted_keys(const struct config *cfg))[NOISE_PUBLIC_KEY_LEN]
+{
+	uint8_t (*keys)[NOISE_PUBLIC_KEY_LEN] = calloc(cfg->peer_count + 1, sizeof(*keys));
+
+	if (!keys)
+		return NULL;
+	for (size_t i = 0; i < cfg->peer_count; i++)
+		memcpy(keys[i], cfg->peers[i].public_key, sizeof(keys[i]));
+	qsort(keys, cfg->peer_count, sizeof(*keys), compare_keys);
+	return keys;
+}
+
+/* Peers of the device that the file no longer has go, keys wiped by wg_peer_remove. */
+static int put_removals(const struct wg_device *dev, const struct config *cfg, struct uapi_buf *req)
+{
+	uint8_t (*keys)[NOISE_PUBLIC_KEY_LEN] = sorted_keys(cfg);
+	int ret = keys ? 0 : -ENOMEM;
+
+	wg_for_each_peer(dev, p) {
+		if (ret)
+			break;
+		if (bsearch(p->hs.remote_static, keys, cfg->peer_count, sizeof(*keys), compare_keys))
+			continue;
+		ret = put_key(req, "public_key", p->hs.remote_static);
+		ret |= uapi_buf_printf(req, "remove=true\n");
+	}
+	free(keys);
+	return ret ? -ENOMEM : 0;
+}
+
+/* A peer as a reload sets it: every setting stated, so that one the file dropped (a
+ * preshared key, a keepalive, an allowed IP) goes too; a peer that exists keeps its sessions. */
+static int put_synced_peer(struct uapi_buf *req, const struct config_peer *cp,
+			   const union endpoint *ep)
+{
+	static const uint8_t zero[32];
+	struct config_peer bare = *cp;
+	int ret = put_key(req, "public_key", cp->public_key);
+
+	ret |= put_key(req, "preshared_key", cp->has_psk ? cp->psk : zero);
+	ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\nreplace_allowed_ips=true\n",
+			       cp->persistent_keepalive);
+	if (ret)
+		return -ENOMEM;
+	/* the rest as for a new device, without the public key line again */
+	bare.has_psk = false;
+	bare.persistent_keepalive = 0;
+	return put_peer_settings(req, &bare, ep);
+}
+
+int wg_config_sync_request(const struct wg_device *dev, const struct config *cfg,
+			   int udp_family, uint16_t listen_port, const char *file,
+			   struct uapi_buf *req, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (!cfg->has_private_key) {
+		snprintf(err, errlen, "%s: [Interface] has no PrivateKey", file ? file : "config");
+		return -EINVAL;
+	}
+	/* the same private key changes nothing (uapi.c): sessions survive */
+	ret |= put_key(req, "private_key", cfg->private_key);
+	if (cfg->has_listen_port && cfg->listen_port != listen_port)
+		ret |= uapi_buf_printf(req, "listen_port=%u\n", cfg->listen_port);
+	ret |= uapi_buf_printf(req, "fwmark=%u\n", cfg->fwmark);
+	ret = ret ? -ENOMEM : put_removals(dev, cfg, req);
+	for (size_t i = 0; i < cfg->peer_count && !ret; i++) {
+		union endpoint ep = { 0 };
+
+		ret = check_peer(cfg, &cfg->peers[i], udp_family, &ep, file, err, errlen);
+		if (!ret)
+			ret = put_synced_peer(req, &cfg->peers[i], &ep);
+	}
+	if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	return ret;
 }
 
 static int build_request(const struct config *cfg, int udp_family, const char *file,

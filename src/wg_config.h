@@ -16,4 +16,17 @@ int wg_config_from_options(struct config *cfg, const struct options *opts, char 
 int wg_config_apply(struct wg_device *dev, const struct config *cfg, int udp_family,
 		    const char *file, char *err, size_t errlen);
 
+/*
+ * A reload (SIGHUP), as `wg syncconf`: appends to req the set request that makes the device
+ * match cfg without replace_peers. Peers the file lacks are removed; the others are created
+ * or updated with replace_allowed_ips, so a peer whose key stays keeps its sessions, endpoint
+ * roaming aside, and its counters. listen_port is the port bound now: a file without
+ * ListenPort, or with the same one, keeps the socket. Endpoints are resolved here. 0 or
+ * -errno with one line in err ("FILE:LINE: ..." when it names a line).
+ */
+struct uapi_buf;
+int wg_config_sync_request(const struct wg_device *dev, const struct config *cfg,
+			   int udp_family, uint16_t listen_port, const char *file,
+			   struct uapi_buf *req, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,216 @@
+/* Prometheus text exposition of a device's peers and counters. */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+static int family(struct uapi_buf *out, const char *name, const char *type, const char *help)
+{
+	return uapi_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values in the exposition escape backslash, double quote and newline. */
+static int put_label_value(struct uapi_buf *out, const char *value)
+{
+	int ret = 0;
+
+	for (const char *c = value; *c && !ret; c++) {
+		if (*c == '\\' || *c == '"')
+			ret = uapi_buf_printf(out, "\\%c", *c);
+		else if (*c == '\n')
+			ret = uapi_buf_append(out, "\\n", 2);
+		else
+			ret = uapi_buf_append(out, c, 1);
+	}
+	return ret;
+}
+
+struct ip_list {
+	struct uapi_buf *out;
+	unsigned int count;
+};
+
+static int put_allowed_ip(void *ctx, int af, const void *addr, uint8_t cidr)
+{
+	struct ip_list *l = ctx;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (l->count++ == METRICS_MAX_ALLOWED_IPS)
+		return uapi_buf_append(l->out, ",...", 4);
+	if (l->count > METRICS_MAX_ALLOWED_IPS)
+		return 0;
+	if (!inet_ntop(af, addr, ip, sizeof(ip)))
+		return -EINVAL;
+	return uapi_buf_printf(l->out, "%s%s/%u", l->count > 1 ? "," : "", ip, cidr);
+}
+
+static int put_peer_labels(struct uapi_buf *out, const char *ifname, const struct wg_peer *p)
+{
+	char key[WGCRYPTO_KEY_B64_LEN + 1];
+	int ret = uapi_buf_append(out, "{device=\"", 9);
+
+	wgcrypto_key_to_base64(key, p->hs.remote_static);
+	ret |= put_label_value(out, ifname);
+	ret |= uapi_buf_printf(out, "\",public_key=\"%s\"", key);
+	return ret;
+}
+
+/* One family over every listed peer: value(p) after the labels. */
+static int peer_family(struct uapi_buf *out, const struct metrics_input *in, const char *name,
+		       const char *type, const char *help, uint64_t (*value)(const struct wg_peer *))
+{
+	unsigned int n = 0;
+	int ret = family(out, name, type, help);
+
+	wg_for_each_peer(in->dev, p) {
+		if (n++ == METRICS_MAX_PEERS || ret)
+			break;
+		ret |= uapi_buf_printf(out, "%s", name);
+		ret |= put_peer_labels(out, in->ifname, p);
+		ret |= uapi_buf_printf(out, "} %" PRIu64 "\n", value(p));
+	}
+	return ret;
+}
+
+static uint64_t rx_bytes(const struct wg_peer *p)
+{
+	return __atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED);
+}
+
+static uint64_t tx_bytes(const struct wg_peer *p)
+{
+	return __atomic_load_n(&p->tx_bytes, __ATOMIC_RELAXED);
+}
+
+static uint64_t handshake_seconds(const struct wg_peer *p)
+{
+	return p->last_handshake_real_ns / 1000000000u;
+}
+
+static int put_info(struct uapi_buf *out, const struct metrics_input *in, const struct wg_peer *p)
+{
+	struct ip_list ips = { .out = out };
+	char ep[INET6_ADDRSTRLEN + 16] = "";
+	int ret = uapi_buf_printf(out, "wireguard_peer_info");
+
+	ret |= put_peer_labels(out, in->ifname, p);
+	ret |= uapi_buf_append(out, ",allowed_ips=\"", 14);
+	if (ret)
+		return -ENOMEM;
+	ret = allowedips_walk_by_owner_in_order(&in->dev->allowedips, p, put_allowed_ip, &ips);
+	if (endpoint_is_set(&p->endpoint.remote))
+		endpoint_format(&p->endpoint.remote, ep, sizeof(ep));
+	ret |= uapi_buf_printf(out, "\",endpoint=\"%s\"} 1\n", ep);
+	return ret ? -ENOMEM : 0;
+}
+
+static int put_peers(struct uapi_buf *out, const struct metrics_input *in)
+{
+	unsigned int n = 0, count = in->dev ? in->dev->peer_count : 0;
+	int ret = 0;
+
+	ret |= family(out, "myvpn_peers", "gauge", "peers configured");
+	ret |= uapi_buf_printf(out, "myvpn_peers{device=\"%s\"} %u\n", in->ifname, count);
+	ret |= family(out, "myvpn_metrics_peers_omitted", "gauge",
+		      "peers left out of the per-peer metrics (label cardinality cap)");
+	ret |= uapi_buf_printf(out, "myvpn_metrics_peers_omitted{device=\"%s\"} %u\n", in->ifname,
+			       count > METRICS_MAX_PEERS ? count - METRICS_MAX_PEERS : 0);
+	if (!in->dev || ret)
+		return ret ? -ENOMEM : 0;
+	ret |= peer_family(out, in, "wireguard_peer_receive_bytes_total", "counter",
+			   "bytes received from the peer", rx_bytes);
+	ret |= peer_family(out, in, "wireguard_peer_transmit_bytes_total", "counter",
+			   "bytes sent to the peer", tx_bytes);
+	ret |= peer_family(out, in, "wireguard_peer_last_handshake_seconds", "gauge",
+			   "Unix time of the latest handshake; 0 = never", handshake_seconds);
+	ret |= family(out, "wireguard_peer_info", "gauge", "the peer's allowed IPs and endpoint");
+	wg_for_each_peer(in->dev, p) {
+		if (n++ == METRICS_MAX_PEERS || ret)
+			break;
+		ret |= put_info(out, in, p);
+	}
+	return ret ? -ENOMEM : 0;
+}
+
+static int put_counters(struct uapi_buf *out, const struct metrics_input *in)
+{
+	const struct stats *s = in->total;
+	int ret = 0;
+
+	for (size_t i = 0; i < stats_counter_count; i++) {
+		char name[96];
+
+		snprintf(name, sizeof(name), "myvpn_%s_total", stats_counters[i].name);
+		ret |= family(out, name, "counter", stats_counters[i].help);
+		ret |= uapi_buf_printf(out, "%s{device=\"%s\"} %" PRIu64 "\n", name, in->ifname,
+				       stats_counter_value(s, &stats_counters[i]));
+	}
+	ret |= family(out, "myvpn_dropped_packets_total", "counter",
+		      "packets and datagrams dropped, by reason");
+	for (int r = 0; r < DROP_REASON_COUNT; r++)
+		ret |= uapi_buf_printf(out, "myvpn_dropped_packets_total{device=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+				       in->ifname, stats_drop_reason_name(r), s->drops[r]);
+	return ret;
+}
+
+/* Handshake messages by outcome: those that passed every check, and the drops that are about
+ * handshakes. */
+static int put_handshakes(struct uapi_buf *out, const struct metrics_input *in)
+{
+	static const struct {
+		const char *result;
+		int drop; /* -1: the accepted counter */
+	} results[] = {
+		{ "accepted", -1 },
+		{ "invalid", DROP_HANDSHAKE_INVALID },
+		{ "cookie_sent", DROP_COOKIE_SENT },
+		{ "ratelimited", DROP_RATELIMITED },
+		{ "queue_full", DROP_HANDSHAKE_QUEUE_FULL },
+	};
+	int ret = family(out, "myvpn_handshakes_total", "counter", "handshake messages received, by outcome");
+
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+		uint64_t v = results[i].drop < 0 ? in->total->handshakes_received
+						 : in->total->drops[results[i].drop];
+
+		ret |= uapi_buf_printf(out, "myvpn_handshakes_total{device=\"%s\",result=\"%s\"} %" PRIu64 "\n",
+				       in->ifname, results[i].result, v);
+	}
+	return ret;
+}
+
+static int put_workers(struct uapi_buf *out, const struct metrics_input *in)
+{
+	static const struct {
+		const char *name, *help;
+		size_t offset;
+	} fams[] = {
+		{ "myvpn_worker_rx_packets_total", "datagrams accepted by the data-path thread",
+		  offsetof(struct stats, rx_packets) },
+		{ "myvpn_worker_tx_packets_total", "datagrams sent by the data-path thread",
+		  offsetof(struct stats, tx_packets) },
+	};
+	int ret = 0;
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		ret |= family(out, fams[f].name, "counter", fams[f].help);
+		for (unsigned int w = 0; w < in->worker_count; w++) {
+			const char *base = (const char *)&in->workers[w];
+
+			ret |= uapi_buf_printf(out, "%s{device=\"%s\",worker=\"%u\"} %" PRIu64 "\n",
+					       fams[f].name, in->ifname, w,
+					       *(const uint64_t *)(base + fams[f].offset));
+		}
+	}
+	return ret;
+}
+
+int metrics_write(struct uapi_buf *out, const struct metrics_input *in)
+{
+	if (put_peers(out, in) || put_counters(out, in) || put_handshakes(out, in) ||
+	    put_workers(out, in))
+		return -ENOMEM;
+	return 0;
+}
