@@ -6,14 +6,14 @@ MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libcrypto libsodium libmnl
+PKGS := libcrypto libsodium libmnl libnftables
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
 CFLAGS := -O0 -g
 endif
 CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lnftables) -pthread
 
 ifneq ($(V),1)
 Q = @

@@ -47,6 +47,12 @@ struct options {
 	/* --workers: data-path threads, 1..CONFIG_WORKERS_MAX; 0 = default. Allowed with -c,
 	 * where it overrides the file's Workers: it says how to run, not what the tunnel is. */
 	int workers;
+	/* --gateway[=IFNAME] (servers): forward and masquerade the tunnel to the uplink. */
+	bool gateway;
+	const char *gateway_uplink; /* NULL: the default route's interface */
+	/* --route-all (clients and peers): every packet through the tunnel, fail-closed unless
+	 * --allow-leaks; --allow-lan lets the local networks through the kill switch. */
+	bool route_all, allow_leaks, allow_lan;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL
