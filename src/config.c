@@ -247,6 +247,38 @@ static int set_mtu(struct parser *p, char *value)
 	return 0;
 }
 
+/* Gateway = yes | no | IFNAME (the uplink; yes takes the default route's interface). */
+static int set_gateway(struct parser *p, char *value)
+{
+	static const char *const yes[] = { "yes", "true", "on" }, *const no[] = { "no", "false", "off" };
+	size_t len = strlen(value);
+
+	p->cfg.gateway_uplink[0] = '\0';
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcasecmp(value, no[i])) {
+			p->cfg.gateway = false;
+			return 0;
+		}
+		if (!strcasecmp(value, yes[i])) {
+			p->cfg.gateway = true;
+			return 0;
+		}
+	}
+	if (!len || len >= sizeof(p->cfg.gateway_uplink) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+		return fail(p, "Gateway " QUOTE " is neither yes, no nor an interface name", value);
+	strcpy(p->cfg.gateway_uplink, value);
+	p->cfg.gateway = true;
+	return 0;
+}
+
+/* Table = off: no routes at all, so no full tunnel either; other values are wg-quick's. */
+static int set_table(struct parser *p, char *value)
+{
+	p->cfg.table_off = !strcasecmp(value, "off");
+	return 0;
+}
+
 /* wg-quick's own keys: its shell does the work, and we only check they are well formed. */
 static int ignore_value(struct parser *p, char *value)
 {
@@ -406,7 +438,8 @@ static const struct key_handler interface_keys[] = {
 	{ "Workers", set_workers },
 	{ "Metrics", set_metrics },
 	{ "DNS", ignore_value },
-	{ "Table", ignore_value },
+	{ "Table", set_table },
+	{ "Gateway", set_gateway },
 	{ "PreUp", ignore_value },
 	{ "PostUp", ignore_value },
 	{ "PreDown", ignore_value },

@@ -12,8 +12,10 @@
  * The format is wg(8)'s, with wg-quick(8)'s extra [Interface] keys:
  *
  *   [Interface]   PrivateKey, ListenPort, FwMark (number, 0x-hex or "off"), Address (list),
- *                 MTU (576-65535), Workers (1-64, myvpn's own), Metrics (ADDR:PORT, myvpn's own); DNS, Table, PreUp, PostUp, PreDown, PostDown and
- *                 SaveConfig (true/false) are accepted and ignored.
+ *                 MTU (576-65535), Workers (1-64, myvpn's own), Metrics (ADDR:PORT,
+ *                 myvpn's own), Gateway (yes, no or the uplink's name; myvpn's own),
+ *                 Table (only "off" matters: no full tunnel); DNS, PreUp, PostUp,
+ *                 PreDown, PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
  *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
  *
@@ -67,6 +69,9 @@ struct config {
 	int workers; /* data-path threads; 0 = unset, the caller's default */
 	union endpoint metrics; /* the Prometheus listener, when has_metrics */
 	bool has_metrics;
+	bool gateway;		   /* Gateway = yes | IFNAME: the clients' way out */
+	char gateway_uplink[16];   /* IFNAME, or empty for the default route's interface */
+	bool table_off;		   /* Table = off: no routes, no full tunnel */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

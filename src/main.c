@@ -14,6 +14,8 @@
 #include "plain.h"
 #include "show.h"
 #include "engine.h"
+#include "gateway.h"
+#include "route_all.h"
 #include "transport.h"
 #include "wg_config.h"
 #include "worker.h"
@@ -57,6 +59,13 @@ struct tunnel {
 	const char *config_file;
 	int ready_fd; /* `myvpn IFNAME` in the background: tells the waiting parent we are up */
 	uint32_t fwmark; /* FwMark from a -c file */
+	/* Home as the exit: the server side (gateway) and the client side (route_all). */
+	bool gateway, route_all;
+	char uplink[IFNAMSIZ];
+	struct ip_prefix gateway_extra[GATEWAY_MAX_PREFIXES]; /* the peers' allowed IPs */
+	size_t gateway_extra_count;
+	struct gateway gw;
+	struct route_all ra;
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -201,6 +210,32 @@ static int open_metrics(struct metrics_server *m, const struct options *opts,
 	return 0;
 }
 
+/* After the sockets carry their mark and before any packet flows. */
+static int open_exit(struct device *dev, const struct options *opts, struct tunnel *t)
+{
+	char err[512];
+	int ret = 0;
+
+	if (t->gateway)
+		ret = gateway_open(&t->gw, dev->ifname, dev->ifindex, t->uplink, t->gateway_extra,
+				   t->gateway_extra_count, err, sizeof(err));
+	if (!ret && t->route_all)
+		ret = route_all_open(&t->ra, dev->ifname, dev->ifindex, t->fwmark, !opts->allow_leaks,
+				     opts->allow_lan, err, sizeof(err));
+	if (ret) {
+		gateway_close(&t->gw);
+		fprintf(stderr, "myvpn: error: %s\n", err);
+		return ALREADY_REPORTED;
+	}
+	return 0;
+}
+
+static void close_exit(struct tunnel *t)
+{
+	route_all_close(&t->ra);
+	gateway_close(&t->gw);
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
@@ -224,6 +259,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		ret = open_control(&control, dev, opts, t, &engine);
 	if (!ret)
 		ret = open_metrics(&metrics, opts, &control, &engine);
+	if (!ret)
+		ret = open_exit(dev, opts, t);
 	if (!ret) {
 		announce(dev, opts, t, &control, &engine);
 		ret = tunnel_start(t, &engine);
@@ -237,6 +274,7 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	engine_stats(&engine, &sum);
 	stats_print(&sum, stderr);
 	metrics_server_close(&metrics);
+	close_exit(t);
 	control_close(&control);
 	if (sig.fd >= 0)
 		close(sig.fd);
@@ -377,6 +415,35 @@ static unsigned int worker_count(const struct options *opts, const struct tunnel
 	return engine_default_workers();
 }
 
+/* wg-quick's rule: a peer that owns 0.0.0.0/0 or ::/0 makes a full tunnel, unless Table = off. */
+static bool config_routes_all(const struct config *cfg)
+{
+	if (cfg->table_off || cfg->gateway)
+		return false;
+	for (size_t i = 0; i < cfg->peer_count; i++)
+		for (size_t j = 0; j < cfg->peers[i].allowed_ip_count; j++)
+			if (cfg->peers[i].allowed_ips[j].cidr == 0)
+				return true;
+	return false;
+}
+
+/* Which side of "home as the exit" this process plays, from the flags and the file. */
+static void plan_exit(const struct options *opts, struct tunnel *t)
+{
+	const struct config *cfg = &t->cfg;
+
+	t->gateway = opts->gateway || cfg->gateway;
+	snprintf(t->uplink, sizeof(t->uplink), "%s",
+		 opts->gateway_uplink ? opts->gateway_uplink : cfg->gateway_uplink);
+	t->route_all = opts->route_all || (opts->config_file && config_routes_all(cfg));
+	if (t->route_all && !t->fwmark)
+		t->fwmark = ROUTE_ALL_DEFAULT_MARK;
+	for (size_t i = 0; i < cfg->peer_count; i++)
+		for (size_t j = 0; j < cfg->peers[i].allowed_ip_count &&
+				   t->gateway_extra_count < GATEWAY_MAX_PREFIXES; j++)
+			t->gateway_extra[t->gateway_extra_count++] = cfg->peers[i].allowed_ips[j];
+}
+
 static int setup(struct device *dev, struct options *opts, struct tunnel *t, char *err,
 		 size_t errlen)
 {
@@ -389,6 +456,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	} else {
 		t->ops = &plain_ops;
 	}
+	plan_exit(opts, t);
 	ret = device_open(dev, opts, worker_count(opts, t), err, errlen);
 	if (ret)
 		return ret;
@@ -429,6 +497,27 @@ static int parse_or_exit(struct options *opts, int argc, char **argv, const char
 	return 0;
 }
 
+/* `myvpn down IFNAME`: what a crashed daemon of IFNAME kept (its kill switch and routing
+ * rules, or its gateway table, whose comment gives the forwarding values to put back). */
+static int down_main(int argc, char **argv)
+{
+	bool gw, ks;
+
+	if (argc != 2 || !options_ifname_valid(argv[1]) || strchr(argv[1], '%')) {
+		fprintf(stderr, "Usage: myvpn down IFNAME\n");
+		return 1;
+	}
+	gw = !gateway_remove_stale(argv[1]);
+	ks = !route_all_remove_stale(argv[1]);
+	if (gw)
+		printf("removed the gateway table of %s and restored forwarding\n", argv[1]);
+	if (ks)
+		printf("removed the kill switch and routing rules of %s\n", argv[1]);
+	if (!gw && !ks)
+		printf("nothing of %s was left behind\n", argv[1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[512];
@@ -444,6 +533,8 @@ int main(int argc, char **argv)
 		return keys_pubkey_main();
 	if (argc >= 2 && !strcmp(argv[1], "show"))
 		return show_main(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "down"))
+		return down_main(argc - 1, argv + 1);
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
 	log_init();

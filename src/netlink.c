@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <stdbool.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -159,4 +160,231 @@ int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs)
 
 	mnl_attr_put_u32(nlh, IFLA_GSO_MAX_SEGS, segs);
 	return transact(nlh);
+}
+
+/* Sends a dump request and hands every answer to cb until NLMSG_DONE. */
+static int dump(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned int portid, seq = (unsigned int)time(NULL);
+	int ret;
+
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err_socket;
+	portid = mnl_socket_get_portid(nl);
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		goto err_socket;
+	do {
+		ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0)
+			goto err_socket;
+		ret = mnl_cb_run(buf, (size_t)ret, seq, portid, cb, data);
+	} while (ret > MNL_CB_STOP);
+	if (ret < 0)
+		goto err_socket;
+	mnl_socket_close(nl);
+	return 0;
+
+err_socket:
+	ret = -errno;
+	mnl_socket_close(nl);
+	return ret;
+}
+
+struct default_route_query {
+	unsigned int ifindex;
+};
+
+static int default_route(const struct nlmsghdr *nlh, void *data)
+{
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	struct default_route_query *q = data;
+	const struct nlattr *attr;
+	uint32_t table = rtm->rtm_table;
+
+	if (rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST || q->ifindex)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+		if (mnl_attr_get_type(attr) == RTA_TABLE)
+			table = mnl_attr_get_u32(attr);
+	}
+	if (table != RT_TABLE_MAIN)
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
+		if (mnl_attr_get_type(attr) == RTA_OIF)
+			q->ifindex = mnl_attr_get_u32(attr);
+	}
+	return MNL_CB_OK;
+}
+
+int netlink_default_route_oif(int family, unsigned int *ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct default_route_query q = { 0 };
+	struct rtmsg *rtm;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	ret = dump(nlh, default_route, &q);
+	if (ret)
+		return ret;
+	if (!q.ifindex)
+		return -ENOENT;
+	*ifindex = q.ifindex;
+	return 0;
+}
+
+struct prefix_list {
+	unsigned int ifindex, except; /* ifindex 0: every interface but except */
+	struct ip_prefix *out;
+	size_t max, count;
+};
+
+static bool link_local(const struct ip_prefix *p)
+{
+	return p->family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&p->addr.v6);
+}
+
+static void prefix_list_add(struct prefix_list *l, int family, const void *addr, uint8_t cidr)
+{
+	struct ip_prefix p = { .family = family, .cidr = cidr };
+
+	memcpy(&p.addr, addr, family == AF_INET ? 4 : 16);
+	addr_prefix_mask(&p);
+	if (link_local(&p) || l->count == l->max)
+		return;
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->out[i].family == p.family && l->out[i].cidr == p.cidr &&
+		    !memcmp(&l->out[i].addr, &p.addr, sizeof(p.addr)))
+			return;
+	}
+	l->out[l->count++] = p;
+}
+
+static int address_entry(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct prefix_list *l = data;
+	const struct nlattr *attr, *local = NULL, *address = NULL;
+	uint8_t host = ifa->ifa_family == AF_INET ? 32 : 128;
+
+	if ((l->ifindex ? ifa->ifa_index != l->ifindex : ifa->ifa_index == l->except) ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+		return MNL_CB_OK;
+	mnl_attr_for_each(attr, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(attr) == IFA_LOCAL)
+			local = attr;
+		else if (mnl_attr_get_type(attr) == IFA_ADDRESS)
+			address = attr;
+	}
+	if (!address)
+		return MNL_CB_OK;
+	/* A point-to-point address: IFA_LOCAL is ours, IFA_ADDRESS the other end. */
+	if (local && memcmp(mnl_attr_get_payload(local), mnl_attr_get_payload(address),
+			    mnl_attr_get_payload_len(address))) {
+		prefix_list_add(l, ifa->ifa_family, mnl_attr_get_payload(local), host);
+		if (ifa->ifa_prefixlen == host)
+			prefix_list_add(l, ifa->ifa_family, mnl_attr_get_payload(address), host);
+		else
+			prefix_list_add(l, ifa->ifa_family, mnl_attr_get_payload(address),
+					ifa->ifa_prefixlen);
+		return MNL_CB_OK;
+	}
+	prefix_list_add(l, ifa->ifa_family, mnl_attr_get_payload(address), ifa->ifa_prefixlen);
+	return MNL_CB_OK;
+}
+
+static int list_prefixes(struct prefix_list l, size_t *count)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	int ret;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC;
+	ret = dump(nlh, address_entry, &l);
+	*count = l.count;
+	return ret;
+}
+
+int netlink_interface_prefixes(unsigned int ifindex, struct ip_prefix *out, size_t max,
+			       size_t *count)
+{
+	return list_prefixes((struct prefix_list){ .ifindex = ifindex, .out = out, .max = max }, count);
+}
+
+int netlink_local_prefixes(unsigned int except, struct ip_prefix *out, size_t max, size_t *count)
+{
+	return list_prefixes((struct prefix_list){ .except = except, .out = out, .max = max }, count);
+}
+
+int netlink_table_default_route(unsigned int ifindex, int family, uint32_t table, bool add)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+
+	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_table = RT_TABLE_UNSPEC;
+	rtm->rtm_protocol = RTPROT_BOOT;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	return transact(nlh);
+}
+
+static int rule(int family, bool add, uint32_t priority, uint32_t fwmark, uint32_t table,
+		bool suppress)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;
+	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_EXCL : 0;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = (unsigned char)family;
+	frh->action = FR_ACT_TO_TBL;
+	frh->table = RT_TABLE_UNSPEC;
+	mnl_attr_put_u32(nlh, FRA_TABLE, table);
+	mnl_attr_put_u32(nlh, FRA_PRIORITY, priority);
+	if (suppress) {
+		mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, 0);
+	} else {
+		frh->flags = FIB_RULE_INVERT;
+		mnl_attr_put_u32(nlh, FRA_FWMARK, fwmark);
+		mnl_attr_put_u32(nlh, FRA_FWMASK, 0xffffffff);
+	}
+	return transact(nlh);
+}
+
+/* wg-quick's two rules, at fixed priorities below main's 32766 so that "ip rule" shows them in
+ * the order they act: the main table first but without its default route, then the tunnel's
+ * table for every packet the tunnel did not mark. */
+int netlink_fwmark_rules(int family, uint32_t fwmark, uint32_t table, bool add)
+{
+	int ret = rule(family, add, NETLINK_RULE_PRIORITY, 0, RT_TABLE_MAIN, true);
+	int ret2;
+
+	if (ret && add)
+		return ret;
+	ret2 = rule(family, add, NETLINK_RULE_PRIORITY + 1, fwmark, table, false);
+	if (ret2 && add)
+		rule(family, false, NETLINK_RULE_PRIORITY, 0, RT_TABLE_MAIN, true);
+	return ret ? ret : ret2;
 }

@@ -21,6 +21,10 @@ enum long_only_option {
 	OPT_NO_OFFLOAD,
 	OPT_WORKERS,
 	OPT_METRICS,
+	OPT_GATEWAY,
+	OPT_ROUTE_ALL,
+	OPT_ALLOW_LEAKS,
+	OPT_ALLOW_LAN,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +45,10 @@ static const struct option long_options[] = {
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "gateway", optional_argument, NULL, OPT_GATEWAY },
+	{ "route-all", no_argument, NULL, OPT_ROUTE_ALL },
+	{ "allow-leaks", no_argument, NULL, OPT_ALLOW_LEAKS },
+	{ "allow-lan", no_argument, NULL, OPT_ALLOW_LAN },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -179,6 +187,21 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 				    arg);
 		o->has_metrics = true;
 		return 0;
+	case OPT_GATEWAY:
+		if (arg && (!options_ifname_valid(arg) || strchr(arg, '%')))
+			return fail(err, errlen, "invalid uplink interface name '%s'", arg);
+		o->gateway = true;
+		o->gateway_uplink = arg;
+		return 0;
+	case OPT_ROUTE_ALL:
+		o->route_all = true;
+		return 0;
+	case OPT_ALLOW_LEAKS:
+		o->allow_leaks = true;
+		return 0;
+	case OPT_ALLOW_LAN:
+		o->allow_lan = true;
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -231,6 +254,10 @@ static int apply_defaults(struct options *o, const struct parse_state *st, bool 
 		return 0;
 	if (!st->have_mode)
 		o->mode = !o->peer_host ? MODE_SERVER : prog_is_nat ? MODE_CLIENT : MODE_PEER;
+	if (o->gateway && o->mode != MODE_SERVER)
+		return fail(err, errlen, "--gateway is for a server (no -a): it forwards the clients' traffic");
+	if (o->route_all && o->mode == MODE_SERVER)
+		return fail(err, errlen, "--route-all is for a client or a peer (-a ADDRESS)");
 	if (o->mode != MODE_SERVER && !o->peer_host)
 		return fail(err, errlen, "missing -a ADDRESS: %s mode needs the other side's address",
 			    o->mode == MODE_PEER ? "peer" : "client");
@@ -252,7 +279,7 @@ static int interface_mode(struct options *o, const struct parse_state *st, int c
 			  char **words, char *err, size_t errlen)
 {
 	if (count > 1 || o->peer_host || o->config_file || o->private_key_file || o->peer_key ||
-	    o->tun_command || o->ifname[0] || o->address_count || o->mtu || st->have_port ||
+	    o->tun_command || o->gateway || o->route_all || o->ifname[0] || o->address_count || o->mtu || st->have_port ||
 	    st->have_listen || st->have_mode || st->have_keepalive)
 		return fail(err, errlen, "unexpected argument '%s'", words[count > 1 ? 1 : 0]);
 	if (!options_ifname_valid(words[0]) || strchr(words[0], '%'))
@@ -283,6 +310,8 @@ int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, ch
 		return 0;
 	if (optind < argc)
 		return interface_mode(o, &st, argc - optind, argv + optind, err, errlen);
+	if ((o->allow_leaks || o->allow_lan) && !o->route_all && !o->config_file)
+		return fail(err, errlen, "--allow-leaks and --allow-lan go with --route-all");
 	if (o->foreground)
 		return fail(err, errlen, "-f is for `myvpn -f IFNAME`: the other modes stay in the foreground anyway");
 	return apply_defaults(o, &st, prog_is_nat, err, errlen);
@@ -307,6 +336,11 @@ void options_usage(FILE *out, const char *prog)
 		"  -c, --config FILE       encrypted: a wg-quick format file ([Interface], [Peer])\n"
 		"      --private-key FILE  encrypted seed-style: our private key (from 'myvpn genkey')\n"
 		"      --peer-key BASE64   encrypted seed-style: the other side's public key\n"
+		"      --gateway[=IFNAME]  server: forward and masquerade the tunnel to IFNAME\n"
+		"                          (default: the interface of the default route)\n"
+		"      --route-all         client: all traffic through the tunnel, fail-closed\n"
+		"      --allow-leaks       with --route-all: no kill switch\n"
+		"      --allow-lan         with --route-all: the local networks stay reachable\n"
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"

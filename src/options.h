@@ -50,6 +50,12 @@ struct options {
 	/* --metrics ADDR:PORT: serve Prometheus metrics there; overrides the file's Metrics. */
 	union endpoint metrics;
 	bool has_metrics;
+	/* --gateway[=IFNAME] (servers): forward and masquerade the tunnel to the uplink. */
+	bool gateway;
+	const char *gateway_uplink; /* NULL: the default route's interface */
+	/* --route-all (clients and peers): every packet through the tunnel, fail-closed unless
+	 * --allow-leaks; --allow-lan lets the local networks through the kill switch. */
+	bool route_all, allow_leaks, allow_lan;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

@@ -162,6 +162,29 @@ static void ifname_rules(void **state)
 	assert_false(options_ifname_valid("a/b"));
 }
 
+/* --gateway belongs to servers, --route-all to clients and peers, the kill-switch flags to it. */
+static void exit_options(void **state)
+{
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, true, err, "-s|51820|--gateway"), 0);
+	assert_true(o.gateway);
+	assert_null(o.gateway_uplink);
+	assert_int_equal(parse(&o, true, err, "-s|51820|--gateway=eth0"), 0);
+	assert_string_equal(o.gateway_uplink, "eth0");
+	assert_int_equal(parse(&o, true, err, "-s|51820|--gateway=a/b"), -EINVAL);
+	assert_non_null(strstr(err, "uplink"));
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--gateway"), -EINVAL);
+	assert_non_null(strstr(err, "--gateway is for a server"));
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--route-all|--allow-lan"), 0);
+	assert_true(o.route_all && o.allow_lan && !o.allow_leaks);
+	assert_int_equal(parse(&o, true, err, "-s|51820|--route-all"), -EINVAL);
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--allow-leaks"), -EINVAL);
+	assert_non_null(strstr(err, "--route-all"));
+	assert_int_equal(parse(&o, false, err, "--gateway|wg0"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +194,7 @@ int main(void)
 		cmocka_unit_test(errors_are_one_clear_line),
 		cmocka_unit_test(workers_option),
 		cmocka_unit_test(ifname_rules),
+		cmocka_unit_test(exit_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
