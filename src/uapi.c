@@ -97,7 +97,7 @@ void uapi_buf_free(struct uapi_buf *b)
 
 /* ---- get ---- */
 
-static int put_key(struct uapi_buf *out, const char *name, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+int uapi_buf_put_key(struct uapi_buf *out, const char *name, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
 	char hex[WGCRYPTO_KEY_HEX_LEN + 1];
 	int ret;
@@ -123,8 +123,8 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 	uint64_t hs = p->last_handshake_real_ns;
 	int ret = 0;
 
-	ret |= put_key(out, "public_key", p->hs.remote_static);
-	ret |= put_key(out, "preshared_key", p->hs.preshared_key);
+	ret |= uapi_buf_put_key(out, "public_key", p->hs.remote_static);
+	ret |= uapi_buf_put_key(out, "preshared_key", p->hs.preshared_key);
 	ret |= uapi_buf_printf(out, "protocol_version=1\n");
 	if (endpoint_is_set(&p->endpoint.remote))
 		ret |= uapi_buf_printf(out, "endpoint=%s\n",
@@ -150,7 +150,7 @@ int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 
 	/* no private key: wg would derive a public key from zeros, so say nothing */
 	if (dev->identity.has_identity)
-		ret |= put_key(out, "private_key", dev->identity.private_key);
+		ret |= uapi_buf_put_key(out, "private_key", dev->identity.private_key);
 	ret |= uapi_buf_printf(out, "listen_port=%u\n", info->listen_port);
 	if (info->fwmark)
 		ret |= uapi_buf_printf(out, "fwmark=%u\n", info->fwmark);

@@ -54,6 +54,8 @@ struct uapi_buf {
 
 int uapi_buf_append(struct uapi_buf *b, const void *data, size_t len);
 int uapi_buf_printf(struct uapi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "name=<key in hex>\n" (the protocol's form of keys), wiping the hex text. */
+int uapi_buf_put_key(struct uapi_buf *b, const char *name, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
 /* Drops the first n bytes, wiping the bytes vacated at the end. */
 void uapi_buf_consume(struct uapi_buf *b, size_t n);
 void uapi_buf_free(struct uapi_buf *b);

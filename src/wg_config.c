@@ -88,17 +88,6 @@ static int check_peer(const struct config *cfg, const struct config_peer *cp, in
 	return ret;
 }
 
-static int put_key(struct uapi_buf *req, const char *name, const uint8_t key[32])
-{
-	char hex[WGCRYPTO_KEY_HEX_LEN + 1];
-	int ret;
-
-	wgcrypto_key_to_hex(hex, key);
-	ret = uapi_buf_printf(req, "%s=%s\n", name, hex);
-	wgcrypto_wipe(hex, sizeof(hex));
-	return ret;
-}
-
 /* A [Peer]'s lines after its public_key, as `wg setconf` sends them. */
 static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
 			     const union endpoint *ep)
@@ -107,7 +96,7 @@ static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
 	int ret = 0;
 
 	if (cp->has_psk)
-		ret |= put_key(req, "preshared_key", cp->psk);
+		ret |= uapi_buf_put_key(req, "preshared_key", cp->psk);
 	if (cp->has_endpoint)
 		ret |= uapi_buf_printf(req, "endpoint=%s\n", endpoint_format(ep, text, sizeof(text)));
 	if (cp->persistent_keepalive)
@@ -125,7 +114,7 @@ static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
 /* One [Peer] as the lines `wg setconf` would send for it. */
 static int put_peer(struct uapi_buf *req, const struct config_peer *cp, const union endpoint *ep)
 {
-	return put_key(req, "public_key", cp->public_key) ? -ENOMEM : put_peer_settings(req, cp, ep);
+	return uapi_buf_put_key(req, "public_key", cp->public_key) ? -ENOMEM : put_peer_settings(req, cp, ep);
 }
 
 static int compare_keys(const void *a, const void *b)
@@ -157,7 +146,7 @@ static int put_removals(const struct wg_device *dev, const struct config *cfg, s
 			break;
 		if (bsearch(p->hs.remote_static, keys, cfg->peer_count, sizeof(*keys), compare_keys))
 			continue;
-		ret = put_key(req, "public_key", p->hs.remote_static);
+		ret = uapi_buf_put_key(req, "public_key", p->hs.remote_static);
 		ret |= uapi_buf_printf(req, "remove=true\n");
 	}
 	free(keys);
@@ -171,9 +160,9 @@ static int put_synced_peer(struct uapi_buf *req, const struct config_peer *cp,
 {
 	static const uint8_t zero[32];
 	struct config_peer bare = *cp;
-	int ret = put_key(req, "public_key", cp->public_key);
+	int ret = uapi_buf_put_key(req, "public_key", cp->public_key);
 
-	ret |= put_key(req, "preshared_key", cp->has_psk ? cp->psk : zero);
+	ret |= uapi_buf_put_key(req, "preshared_key", cp->has_psk ? cp->psk : zero);
 	ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\nreplace_allowed_ips=true\n",
 			       cp->persistent_keepalive);
 	if (ret)
@@ -195,7 +184,7 @@ int wg_config_sync_request(const struct wg_device *dev, const struct config *cfg
 		return -EINVAL;
 	}
 	/* the same private key changes nothing (uapi.c): sessions survive */
-	ret |= put_key(req, "private_key", cfg->private_key);
+	ret |= uapi_buf_put_key(req, "private_key", cfg->private_key);
 	if (cfg->has_listen_port && cfg->listen_port != listen_port)
 		ret |= uapi_buf_printf(req, "listen_port=%u\n", cfg->listen_port);
 	ret |= uapi_buf_printf(req, "fwmark=%u\n", cfg->fwmark);
@@ -215,7 +204,7 @@ int wg_config_sync_request(const struct wg_device *dev, const struct config *cfg
 static int build_request(const struct config *cfg, int udp_family, const char *file,
 			 struct uapi_buf *req, char *err, size_t errlen)
 {
-	int ret = put_key(req, "private_key", cfg->private_key) ? -ENOMEM : 0;
+	int ret = uapi_buf_put_key(req, "private_key", cfg->private_key) ? -ENOMEM : 0;
 
 	if (!ret && uapi_buf_printf(req, "replace_peers=true\n"))
 		ret = -ENOMEM;
