@@ -62,6 +62,8 @@ struct config {
 	uint8_t private_key[32]; /* as written; not clamped */
 	uint16_t listen_port;	 /* 0 = random */
 	bool has_listen_port;
+	int tcp_port;            /* TcpPort: -1 = unset (the ListenPort's number), 0 = none */
+	int transport;           /* Transport: enum transport_mode; AUTO when unset */
 	uint32_t fwmark;	 /* 0 = off */
 	struct ip_prefix addresses[CONFIG_MAX_ADDRESSES]; /* host bits kept: 10.0.0.1/24 */
 	int address_count;
