@@ -351,6 +351,10 @@ static bool fill(struct tcp_transport *c, struct conn *k)
 			return false;
 		if (n > 0)
 			k->head_have += (uint8_t)n;
+		if (k->head_have >= FRAME_HEADER && !k->head[0] && !k->head[1]) {
+			drop(c, DROP_TCP_BAD_FRAME, k);
+			return false;
+		}
 		if (k->head_have < sizeof(k->head))
 			return true;
 		if (!looks_like_wireguard(k->head)) {
@@ -510,6 +514,8 @@ static int serve(struct tcp_transport *c, struct conn *k, uint32_t events, uint8
 		return 0;
 	if (!k->queued_more && !fill(c, k)) {
 		n = k->speaking ? take(c, k, bufs, buf_size, nbufs, out, &more) : 0;
+		if (n >= 0 && (k->rx_have || (!k->speaking && k->head_have)))
+			drop(c, DROP_TCP_BAD_FRAME, k); /* the stream ended inside a frame */
 		conn_close(c, k);
 		return n < 0 ? 0 : n;
 	}
