@@ -195,8 +195,10 @@ static int set_tcp_port(struct parser *p, char *value)
 	unsigned long n;
 	int ret = parse_number(p, "TcpPort", value, false, 0, 65535, &n);
 
-	if (!ret)
-		p->cfg.tcp_port = (int)n;
+	if (!ret) {
+		p->cfg.tcp_port = (uint16_t)n;
+		p->cfg.has_tcp_port = true;
+	}
 	return ret;
 }
 
@@ -593,7 +595,7 @@ static int parse_text(struct parser *p, char *text, size_t len)
 
 int config_parse(struct config *out, const char *buf, size_t len, struct config_error *err)
 {
-	struct parser p = { .err = err, .cfg = { .tcp_port = -1 } };
+	struct parser p = { .err = err };
 	char *text;
 	int ret;
 

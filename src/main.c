@@ -323,7 +323,7 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	t->config_file = opts->config_file;
 	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;
-	if (opts->tcp_port < 0)
+	if (opts->tcp_port < 0 && t->cfg.has_tcp_port)
 		opts->tcp_port = t->cfg.tcp_port;
 	if (!opts->transport_set)
 		opts->transport = (enum transport_mode)t->cfg.transport;
