@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
@@ -79,6 +80,7 @@ struct tcp_transport {
 	uint32_t mark;
 	uint32_t generation;
 	unsigned int open_count;
+	bool listen_paused;
 	struct conn conns[MAX_CONNS];
 	struct dial dials[MAX_DIALS];
 };
@@ -436,8 +438,15 @@ static void accept_all(struct tcp_transport *c)
 		socklen_t len = sizeof(remote);
 		int fd = accept4(c->listen_fd, &remote.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* out of fds: the listener would stay readable; rest it until the sweep */
+				drop(c, DROP_TCP_TOO_MANY, NULL);
+				epoll_tag(c, c->listen_fd, 0, EV_LISTEN, EPOLL_CTL_MOD);
+				c->listen_paused = true;
+			}
 			return;
+		}
 		endpoint_to_family(&remote, c->t.family);
 		set_nodelay(fd);
 		if (!conn_new(c, fd, &remote, false)) {
@@ -454,6 +463,8 @@ static void sweep(struct tcp_transport *c)
 
 	if (read(c->timer_fd, &expired, sizeof(expired)) < 0)
 		return;
+	if (c->listen_paused && !epoll_tag(c, c->listen_fd, EPOLLIN, EV_LISTEN, EPOLL_CTL_MOD))
+		c->listen_paused = false;
 	for (unsigned int i = 0; i < MAX_CONNS; i++) {
 		struct conn *k = &c->conns[i];
 
@@ -661,6 +672,17 @@ static int listen_on(struct tcp_transport *c, uint16_t port, char *err, size_t e
 	return epoll_tag(c, fd, EPOLLIN, EV_LISTEN, EPOLL_CTL_ADD);
 }
 
+/* Every connection needs an fd: make room for the whole table if the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= MAX_CONNS + 1024)
+		return;
+	r.rlim_cur = r.rlim_max < MAX_CONNS + 1024 ? r.rlim_max : MAX_CONNS + 1024;
+	setrlimit(RLIMIT_NOFILE, &r);
+}
+
 static int open_fds(struct tcp_transport *c)
 {
 	struct itimerspec second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
@@ -691,6 +713,7 @@ int transport_tcp_open(const struct transport_tcp_options *opts, struct transpor
 	pthread_mutex_init(&c->lock, NULL);
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		c->conns[i].fd = -1;
+	raise_fd_limit();
 	ret = open_fds(c);
 	if (ret)
 		snprintf(err, errlen, "cannot set up the TCP transport: %s", strerror(-ret));
