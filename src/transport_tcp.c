@@ -10,6 +10,7 @@
  * A connection's life:
  *   accepted (a stranger) --first 3 bytes look like a WireGuard message--> speaking
  *   speaking --silent for CONN_IDLE--> closed;  a stranger silent for HELLO_TIMEOUT --> closed
+ *   ours, unused both ways for OUTGOING_IDLE (the peer is back on UDP) --> closed
  *   any frame of length 0 or a first frame that is not WireGuard --> closed, counted
  * Connections we open (to a server) are found by remote address (dgram_addr.conn 0) and
  * reopened on demand, no sooner than a backoff that doubles after each failure up to 30 s.
@@ -48,6 +49,7 @@ enum {
 #define NS 1000000000ull
 #define HELLO_TIMEOUT_NS (10 * NS)  /* a connection that never completes a frame */
 #define CONN_IDLE_NS (180 * NS)     /* REJECT_AFTER_TIME: no session outlives it */
+#define OUTGOING_IDLE_NS (60 * NS)  /* ours, unused both ways: the peer moved back to UDP */
 #define CONNECT_TIMEOUT_NS (10 * NS)
 #define BACKOFF_MIN_NS (1 * NS)
 #define BACKOFF_MAX_NS (30 * NS)
@@ -58,7 +60,7 @@ struct conn {
 	bool outgoing, connecting, speaking, queued_more;
 	uint8_t head[3], head_have; /* a stranger's first bytes, before it has a buffer */
 	union endpoint remote;
-	uint64_t opened_ns, last_rx_ns;
+	uint64_t opened_ns, last_rx_ns, last_tx_ns;
 	uint8_t *rx;         /* RX_CAP bytes once speaking */
 	size_t rx_have;
 	uint8_t *tx;         /* TX_CAP bytes once a write was partial */
@@ -310,6 +312,7 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 			continue;
 		}
 		ret = send_frame(c, k, tx[i].data, tx[i].len);
+		k->last_tx_ns = now_ns();
 		if (ret == -ENOBUFS) {
 			drop(c, DROP_TCP_QUEUE_FULL, k);
 		} else if (ret) {
@@ -476,7 +479,9 @@ static void sweep(struct tcp_transport *c)
 		} else if ((!k->speaking || k->rx_have) && now - k->last_rx_ns > HELLO_TIMEOUT_NS) {
 			drop(c, DROP_TCP_TIMEOUT, k); /* silent stranger or an unfinished frame */
 			conn_close(c, k);
-		} else if (now - k->last_rx_ns > CONN_IDLE_NS) {
+		} else if (now - k->last_rx_ns > CONN_IDLE_NS ||
+			   (k->outgoing && now - k->last_rx_ns > OUTGOING_IDLE_NS &&
+			    now - k->last_tx_ns > OUTGOING_IDLE_NS)) {
 			drop(c, DROP_TCP_TIMEOUT, k);
 			conn_close(c, k);
 		}

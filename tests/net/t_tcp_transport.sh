@@ -3,6 +3,7 @@
 #  1. --transport tcp: ping through the tunnel and 20 MB whose sha256 matches; the router's
 #     counter shows that UDP was dropped, so the tunnel really ran over TCP.
 #  2. --transport auto (the default): the client tries UDP, falls back to TCP by itself.
+#     With UDP open again, it is back on UDP within 40 s (the server counts UDP tunnel packets).
 #  3. bad input on the server's TCP port (garbage, a length of 0, a length of 65,535 followed
 #     by too few bytes, silent connections, 1,000 idle connections): each case counted, and the
 #     tunnel keeps forwarding.
@@ -19,6 +20,17 @@ table inet blockudp {
 }
 NFT
 udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+server_udp_in() { at server nft list counter inet count udp_in | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+
+at server nft -f - <<NFT
+table inet count {
+	counter udp_in { }
+	chain input {
+		type filter hook input priority 0;
+		udp dport 51830 counter name udp_in
+	}
+}
+NFT
 
 start_server() {
 	bg server server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
@@ -63,6 +75,8 @@ ping_eventually client 15 10.13.0.1 || fail "auto: no fallback to TCP: $(cat "$T
 [ "$(udp_dropped)" -gt "$before" ] || fail "auto: the client never tried UDP"
 grep -q "trying TCP" "$TMP/auto.log" || fail "auto: no fallback logged: $(cat "$TMP/auto.log")"
 log "auto: fell back to TCP"
+# UDP open again: the client's probe (every 30 s) brings it back; checked after section 3.
+at router nft delete table inet blockudp
 
 # --- 3. bad input on the TCP port ---------------------------------------------------------------
 count() { drop_count "$(myvpn_drops "$SERVER" server)" "$1"; }
@@ -85,5 +99,11 @@ rss=$(awk '/VmRSS/ {print $2}' /proc/"$SERVER"/status)
 wait_until 15 at_least tcp_timeout 1001 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
 ping_ok client 10.13.0.1 || fail "tunnel broken after the bad input"
 kill -0 "$SERVER" || fail "server died"
+wait_until 25 grep -q "now over UDP" "$TMP/auto.log" || fail "auto: not back on UDP: $(cat "$TMP/auto.log")"
+ping_ok client 10.13.0.1 || fail "auto: no ping after the return to UDP"
+udp_before=$(server_udp_in)
+ping_ok client 10.13.0.1
+[ "$(server_udp_in)" -gt "$udp_before" ] || fail "auto: the ping did not travel over UDP"
+log "auto: back on UDP"
 log "bad input: counted ($(myvpn_drops "$SERVER" server | tr ' ' '\n' | grep tcp_ | tr '\n' ' ')), server RSS ${rss} kB with 1,000 idle connections"
 log "ok"
