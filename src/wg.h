@@ -94,6 +94,9 @@ struct wg_peer {
 	struct wg_index_entry hs_index; /* while our initiation waits for its response */
 	uint64_t last_handshake_real_ns;
 	uint64_t udp_probe_ns;        /* on TCP in auto mode: when to try UDP again */
+	uint64_t udp_answer_ns;       /* last cookie reply over UDP: UDP works, the peer is busy */
+	uint64_t initiation_ns;       /* when our last initiation left */
+	bool retry_flip;              /* on TCP, failing: every other retry goes over UDP */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */

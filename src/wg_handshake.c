@@ -295,8 +295,12 @@ static void receive_cookie(struct wg_device *dev, const struct wg_queued_message
 
 	if (!wg_session_by_index(dev, index, &p))
 		p = wg_peer_by_handshake_index(dev, index);
-	if (!p || noise_cookie_consume_reply(&p->cookie, msg, wg_now(dev)) != NOISE_OK)
+	if (!p || noise_cookie_consume_reply(&p->cookie, msg, wg_now(dev)) != NOISE_OK) {
 		drop(dev, DROP_HANDSHAKE_INVALID);
+		return;
+	}
+	if (m->from.kind == TRANSPORT_UDP)
+		p->udp_answer_ns = wg_now(dev); /* a busy peer, not a blocked path */
 }
 
 static void handle(struct wg_device *dev, const struct wg_queued_message *m, unsigned int backlog)
