@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "transport.h"
 #include "wgcrypto.h"
 
 /* Longest piece of user text quoted in a message, so that the message always fits. */
@@ -187,6 +188,33 @@ static int set_listen_port(struct parser *p, char *value)
 	p->cfg.listen_port = (uint16_t)n;
 	p->cfg.has_listen_port = true;
 	return 0;
+}
+
+static int set_tcp_port(struct parser *p, char *value)
+{
+	unsigned long n;
+	int ret = parse_number(p, "TcpPort", value, false, 0, 65535, &n);
+
+	if (!ret) {
+		p->cfg.tcp_port = (uint16_t)n;
+		p->cfg.has_tcp_port = true;
+	}
+	return ret;
+}
+
+static int set_transport(struct parser *p, char *value)
+{
+	static const char *const names[] = { [TRANSPORT_MODE_AUTO] = "auto",
+					      [TRANSPORT_MODE_UDP] = "udp",
+					      [TRANSPORT_MODE_TCP] = "tcp" };
+
+	for (int i = 0; i < 3; i++) {
+		if (!strcasecmp(value, names[i])) {
+			p->cfg.transport = i;
+			return 0;
+		}
+	}
+	return fail(p, "Transport must be udp, tcp or auto, not '%s'", value);
 }
 
 static int set_fwmark(struct parser *p, char *value)
@@ -433,6 +461,8 @@ static const struct key_handler interface_keys[] = {
 	{ "PrivateKey", set_private_key },
 	{ "ListenPort", set_listen_port },
 	{ "FwMark", set_fwmark },
+	{ "TcpPort", set_tcp_port },
+	{ "Transport", set_transport },
 	{ "Address", add_addresses },
 	{ "MTU", set_mtu },
 	{ "Workers", set_workers },

@@ -62,6 +62,9 @@ struct config {
 	uint8_t private_key[32]; /* as written; not clamped */
 	uint16_t listen_port;	 /* 0 = random */
 	bool has_listen_port;
+	uint16_t tcp_port;       /* TcpPort: 0 = no TCP listener */
+	bool has_tcp_port;       /* unset: the ListenPort's number */
+	int transport;           /* Transport: enum transport_mode; AUTO when unset */
 	uint32_t fwmark;	 /* 0 = off */
 	struct ip_prefix addresses[CONFIG_MAX_ADDRESSES]; /* host bits kept: 10.0.0.1/24 */
 	int address_count;

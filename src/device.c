@@ -152,6 +152,23 @@ static int open_sockets(struct device *dev, const struct options *opts, char *er
 	return ret;
 }
 
+/* The TCP listener takes the UDP port's number unless told otherwise; a client without a
+ * fixed port listens on none but may still open connections (--transport tcp or auto). */
+static int open_tcp(struct device *dev, const struct options *opts, char *err, size_t errlen)
+{
+	struct transport_tcp_options topts = { .udp_family = dev->udp_family };
+	int port = opts->tcp_port;
+
+	if (!opts->encrypted)
+		return 0;
+	if (port < 0)
+		port = opts->listen_port ? transport_local_port(dev->transports[0]) : 0;
+	if (!port && opts->transport == TRANSPORT_MODE_UDP)
+		return 0;
+	topts.port = (uint16_t)port;
+	return transport_tcp_open(&topts, &dev->tcp, err, errlen);
+}
+
 static int alloc_queues(struct device *dev, unsigned int queues)
 {
 	dev->queues = queues;
@@ -174,6 +191,8 @@ int device_open(struct device *dev, const struct options *opts, unsigned int que
 	ret = alloc_queues(dev, queues);
 	if (!ret)
 		ret = open_sockets(dev, opts, err, errlen);
+	if (!ret)
+		ret = open_tcp(dev, opts, err, errlen);
 	if (!ret)
 		ret = resolve_peer(dev, opts, err, errlen);
 	if (ret)
@@ -198,6 +217,7 @@ void device_release(struct device *dev)
 		dev->tun_fds[i] = -1;
 		dev->transports[i] = NULL;
 	}
+	dev->tcp = NULL;
 }
 
 void device_close(struct device *dev)
@@ -208,6 +228,9 @@ void device_close(struct device *dev)
 	for (unsigned int i = 0; dev->transports && i < dev->queues; i++)
 		if (dev->transports[i])
 			dev->transports[i]->ops->close(dev->transports[i]);
+	if (dev->tcp)
+		dev->tcp->ops->close(dev->tcp);
+	dev->tcp = NULL;
 	free(dev->tun_fds);
 	free(dev->transports);
 	dev->tun_fds = NULL;

@@ -19,6 +19,7 @@ struct device {
 	unsigned int queues;
 	int *tun_fds;
 	struct transport **transports;
+	struct transport *tcp; /* NULL: no TCP listener and no TCP to peers */
 	int udp_family;
 	bool vnet_hdr;  /* TUN offloads on: reads and writes carry a virtio-net header */
 	int gro_flags;  /* enum offload_gro_flags */

@@ -16,5 +16,7 @@ static bool local_equal(const struct local_addr *a, const struct local_addr *b)
 
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b)
 {
+	if (a->kind != b->kind || a->conn != b->conn)
+		return false;
 	return endpoint_equal(&a->remote, &b->remote) && local_equal(&a->local, &b->local);
 }

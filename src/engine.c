@@ -80,6 +80,18 @@ int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, si
 	return ret;
 }
 
+int engine_add_tcp(struct engine *e, struct transport *tcp)
+{
+	int ret = worker_add_tcp(&e->workers[0], tcp);
+
+	if (ret) {
+		tcp->ops->close(tcp);
+		return ret;
+	}
+	e->tcp = tcp;
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -124,6 +136,9 @@ void engine_free(struct engine *e)
 {
 	for (unsigned int i = 0; i < e->worker_count; i++)
 		worker_free(&e->workers[i]);
+	if (e->tcp)
+		e->tcp->ops->close(e->tcp);
+	e->tcp = NULL;
 	free(e->workers);
 	e->workers = NULL;
 	e->worker_count = 0;
@@ -141,4 +156,6 @@ void engine_stats(const struct engine *e, struct stats *sum)
 	stats_sum(sum, &e->stats);
 	for (unsigned int i = 0; i < e->worker_count; i++)
 		stats_sum(sum, &e->workers[i].stats);
+	if (e->tcp)
+		stats_sum(sum, transport_tcp_stats(e->tcp));
 }

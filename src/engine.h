@@ -32,6 +32,9 @@ struct engine {
 	void (*on_wake)(struct engine *e); /* the tunnel drains its queues here */
 	const struct tunnel_ops *ops;
 	void *tunnel;
+	/* The device's TCP transport, or NULL: every worker sends on it (it locks itself),
+	 * worker 0 receives from it. Datagrams go to it when their endpoint's kind is TCP. */
+	struct transport *tcp;
 };
 
 /* The default worker count: online CPUs, capped at ENGINE_DEFAULT_MAX_WORKERS. */
@@ -41,6 +44,9 @@ unsigned int engine_default_workers(void);
 int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, size_t mtu,
 		const int *tun_fds, bool vnet_hdr, int gro_flags, struct transport **transports,
 		unsigned int count);
+/* Gives the engine the device's TCP transport (it becomes the engine's, also on failure).
+ * Before engine_run. 0 or -errno. */
+int engine_add_tcp(struct engine *e, struct transport *tcp);
 /* Starts the worker threads, runs the control loop until it stops, then stops and joins the
  * workers. Returns 0 or -errno. */
 int engine_run(struct engine *e);

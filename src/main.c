@@ -128,6 +128,8 @@ static void announce(const struct device *dev, const struct options *opts, struc
 		log_info("encrypted mode (WireGuard protocol) on %s, MTU %d, listening on UDP port %d, %u worker%s, public key %s",
 			 dev->ifname, dev->mtu, port, dev->queues, dev->queues == 1 ? "" : "s", buf);
 		log_info("control socket %s/%s.sock", UAPI_DEFAULT_DIR, dev->ifname);
+		if (e->tcp && transport_tcp_port(e->tcp))
+			log_info("listening on TCP port %d too", transport_tcp_port(e->tcp));
 		return;
 	}
 	log_warn("plaintext mode: traffic is NEITHER encrypted NOR authenticated; anyone on the path can read and forge it");
@@ -250,6 +252,10 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 
 	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->vnet_hdr,
 			  dev->gro_flags, dev->transports, dev->queues);
+	if (!ret && dev->tcp) {
+		ret = engine_add_tcp(&engine, dev->tcp);
+		dev->tcp = NULL;
+	}
 	device_release(dev);
 	if (!ret)
 		ret = notify_init(&notify, &engine.loop, service_status, t);
@@ -263,6 +269,7 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		ret = open_exit(dev, opts, t);
 	if (!ret) {
 		announce(dev, opts, t, &control, &engine);
+		t->wg.transport = opts->transport;
 		ret = tunnel_start(t, &engine);
 	}
 	if (!ret && t->ready_fd >= 0)
@@ -316,6 +323,10 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	t->config_file = opts->config_file;
 	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;
+	if (opts->tcp_port < 0 && t->cfg.has_tcp_port)
+		opts->tcp_port = t->cfg.tcp_port;
+	if (!opts->transport_set)
+		opts->transport = (enum transport_mode)t->cfg.transport;
 	if (!opts->has_metrics && t->cfg.has_metrics) {
 		opts->metrics = t->cfg.metrics;
 		opts->has_metrics = true;

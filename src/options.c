@@ -25,6 +25,8 @@ enum long_only_option {
 	OPT_ROUTE_ALL,
 	OPT_ALLOW_LEAKS,
 	OPT_ALLOW_LAN,
+	OPT_TCP_PORT,
+	OPT_TRANSPORT,
 };
 
 static const struct option long_options[] = {
@@ -49,6 +51,8 @@ static const struct option long_options[] = {
 	{ "route-all", no_argument, NULL, OPT_ROUTE_ALL },
 	{ "allow-leaks", no_argument, NULL, OPT_ALLOW_LEAKS },
 	{ "allow-lan", no_argument, NULL, OPT_ALLOW_LAN },
+	{ "tcp-port", required_argument, NULL, OPT_TCP_PORT },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -99,6 +103,19 @@ static int parse_mode(const char *text, enum run_mode *mode)
 		*mode = MODE_SERVER;
 	else if (!strcmp(text, "client"))
 		*mode = MODE_CLIENT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int options_parse_transport(const char *text, enum transport_mode *out)
+{
+	if (!strcmp(text, "auto"))
+		*out = TRANSPORT_MODE_AUTO;
+	else if (!strcmp(text, "udp"))
+		*out = TRANSPORT_MODE_UDP;
+	else if (!strcmp(text, "tcp"))
+		*out = TRANSPORT_MODE_TCP;
 	else
 		return -EINVAL;
 	return 0;
@@ -202,6 +219,15 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 	case OPT_ALLOW_LAN:
 		o->allow_lan = true;
 		return 0;
+	case OPT_TCP_PORT:
+		if (parse_int(arg, 0, 65535, &o->tcp_port))
+			return fail(err, errlen, "invalid --tcp-port '%s' (0-65535, 0 = no TCP listener)", arg);
+		return 0;
+	case OPT_TRANSPORT:
+		if (options_parse_transport(arg, &o->transport))
+			return fail(err, errlen, "invalid --transport '%s' (udp, tcp or auto)", arg);
+		o->transport_set = true;
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -297,6 +323,7 @@ int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, ch
 	int opt, ret;
 
 	memset(o, 0, sizeof(*o));
+	o->tcp_port = -1;
 	optind = 0; /* full re-initialisation, so that tests may parse repeatedly */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:c:fvh", long_options, NULL)) != -1) {
@@ -344,6 +371,8 @@ void options_usage(FILE *out, const char *prog)
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"
+		"      --tcp-port PORT     also listen on TCP PORT (default: the UDP port; 0 = off)\n"
+		"      --transport MODE    udp, tcp or auto (default: UDP, TCP when UDP is blocked)\n"
 		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"

@@ -3,6 +3,7 @@
 #define MYVPN_OPTIONS_H
 
 #include "addr.h"
+#include "transport.h"
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -56,10 +57,18 @@ struct options {
 	/* --route-all (clients and peers): every packet through the tunnel, fail-closed unless
 	 * --allow-leaks; --allow-lan lets the local networks through the kill switch. */
 	bool route_all, allow_leaks, allow_lan;
+	/* --tcp-port PORT: TCP listener for clients behind UDP-blocking networks; -1 = the UDP
+	 * port's number, 0 = none. --transport: how this side reaches its peers. Both allowed
+	 * with -c, where they override TcpPort and Transport. */
+	int tcp_port;
+	enum transport_mode transport;
+	bool transport_set;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL
  * and writes a one-line message (without the program name) into err. */
+/* "udp", "tcp" or "auto": 0 or -EINVAL. */
+int options_parse_transport(const char *text, enum transport_mode *out);
 int options_parse(struct options *opts, int argc, char **argv, bool prog_is_nat, char *err,
 		  size_t errlen);
 bool options_ifname_valid(const char *name);

@@ -45,6 +45,11 @@ static const struct {
 	[DROP_HANDSHAKE_QUEUE_FULL] = { "handshake_queue_full", "handshake thread behind: message not queued" },
 	[DROP_RATELIMITED] = { "ratelimited", "too many handshake messages from one source address" },
 	[DROP_KERNEL_RX] = { "kernel_rx", "the socket's receive queue overflowed in the kernel" },
+	[DROP_TCP_BAD_FRAME] = { "tcp_bad_frame", "TCP: zero length, not WireGuard, or cut mid-frame" },
+	[DROP_TCP_TIMEOUT] = { "tcp_timeout", "TCP: connection idle too long or frame never completed" },
+	[DROP_TCP_NO_CONN] = { "tcp_no_conn", "TCP: no connection to send on" },
+	[DROP_TCP_QUEUE_FULL] = { "tcp_queue_full", "TCP: the connection's send queue is full" },
+	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
 };
 
 const char *stats_drop_reason_name(enum drop_reason reason)

@@ -32,9 +32,27 @@ struct local_addr {
 /* Both ends of a datagram: where a peer is, and which of our addresses it talks to. A server
  * with several addresses answers from the one the client used, so the client's NAT and
  * firewall see the replies come from where they sent. */
+enum transport_kind {
+	TRANSPORT_UDP = 0,
+	TRANSPORT_TCP = 1, /* a stream of datagrams, each behind a 2-byte big-endian length */
+};
+
+/* Which transport a client uses to reach its peers (--transport). AUTO starts on UDP, moves
+ * to TCP when no handshake answer comes over UDP, and back when UDP answers again. */
+enum transport_mode {
+	TRANSPORT_MODE_AUTO = 0,
+	TRANSPORT_MODE_UDP,
+	TRANSPORT_MODE_TCP,
+};
+
 struct dgram_addr {
 	union endpoint remote; /* in the socket's family (IPv4 may be IPv4-mapped IPv6) */
 	struct local_addr local;
+	/* TCP: which connection. 0 means "ours to remote": the one we opened (or will open) to
+	 * that address; a connection a peer opened to us has its own id, and a reply to it must
+	 * take that connection or none (a client behind NAT cannot be called back). */
+	uint32_t conn;
+	uint8_t kind; /* enum transport_kind */
 };
 
 enum {
@@ -124,6 +142,24 @@ int transport_local_port(const struct transport *t);
 /* Datagrams the kernel dropped on this socket before we read them (a full receive queue),
  * as reported by SO_RXQ_OVFL with the datagrams that followed. */
 uint64_t transport_udp_kernel_drops(const struct transport *t);
+
+/* ---- TCP (transport_tcp.c) ---- */
+
+struct transport_tcp_options {
+	uint16_t port;   /* where to listen; 0: no listener, only connections we open */
+	int udp_family;  /* addresses are reported in this family, as the UDP transport's */
+	uint32_t mark;
+};
+
+/* One TCP transport serves the whole device: any thread may send on it (it has its own lock);
+ * one thread receives. Its fd is an epoll instance over its listener, its connections and its
+ * sweep timer; t->stats points at its own counters (transport_tcp_stats). */
+int transport_tcp_open(const struct transport_tcp_options *opts, struct transport **out,
+		       char *err, size_t errlen);
+const struct stats *transport_tcp_stats(const struct transport *t);
+int transport_tcp_port(const struct transport *t); /* the listener's, or 0 */
+/* Open connections (for show and tests). */
+unsigned int transport_tcp_connections(const struct transport *t);
 
 /* ---- endpoints ---- */
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b); /* remote and local */

@@ -93,6 +93,11 @@ struct wg_peer {
 	struct noise_cookie cookie;
 	struct wg_index_entry hs_index; /* while our initiation waits for its response */
 	uint64_t last_handshake_real_ns;
+	uint64_t udp_probe_ns;        /* on TCP in auto mode: when to try UDP again */
+	uint64_t udp_answer_ns;       /* last cookie reply over UDP: UDP works, the peer is busy */
+	uint64_t initiation_ns;       /* when our last initiation left */
+	bool retry_flip;              /* on TCP, failing: every other retry goes over UDP */
+	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
 	struct dgram_addr endpoint; /* remote unset until known */
@@ -145,6 +150,9 @@ struct wg_device {
 	/* Peers with requests, a list. */
 	pthread_mutex_t requests_lock;
 	struct wg_peer *requests;
+	/* How peers with a configured endpoint are reached; control thread. AUTO and TCP fall
+	 * back to UDP when the engine has no TCP transport. */
+	enum transport_mode transport;
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -225,6 +233,20 @@ void wg_send_initiation(struct wg_peer *peer, bool is_retry);
 bool wg_queue_handshake(struct wg_device *dev, const uint8_t *msg, size_t len,
 			const struct dgram_addr *from);
 void wg_serve_handshakes(struct wg_device *dev);
+/* Write lock taken inside: the peer's endpoint becomes ep (counted, logged). The one place a
+ * running peer's endpoint changes. */
+void wg_peer_move(struct wg_peer *p, const struct dgram_addr *ep);
+
+/* wg_transport.c (control thread): UDP or TCP, per peer. */
+/* Where the next initiation goes: the endpoint, or UDP when a probe is due; on a retry over
+ * UDP in auto mode the peer moves to TCP. */
+void wg_transport_pick(struct wg_peer *p, bool is_retry, struct dgram_addr *to);
+/* Deadline of the peer's next UDP probe (0: none), and the probe when it is due. */
+uint64_t wg_transport_deadline(const struct wg_peer *p);
+void wg_transport_tick(struct wg_peer *p, uint64_t now);
+/* The kind a configured endpoint gets in the device's mode. */
+void wg_transport_configure(const struct wg_device *dev, struct dgram_addr *ep);
+const char *wg_transport_name(const struct dgram_addr *ep);
 
 /* wg_timers.c */
 /* Any thread: the device timer fires by the peer's next deadline. peer->lock held. */

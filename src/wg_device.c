@@ -118,6 +118,11 @@ int wg_device_start(struct wg_device *dev, struct engine *e)
 		if (!e->workers[i].tunnel_local)
 			return -ENOMEM;
 	}
+	if (!e->tcp)
+		dev->transport = TRANSPORT_MODE_UDP;
+	wg_for_each_peer(dev, p)
+		if (endpoint_is_set(&p->endpoint.remote))
+			wg_transport_configure(dev, &p->endpoint);
 	return wg_timers_start(dev);
 }
 

@@ -32,10 +32,16 @@ static void drop(struct wg_device *dev, enum drop_reason why)
 			stats_drop_reason_name(why));
 }
 
+static void send_message_to(struct wg_peer *p, const void *msg, size_t len,
+			    const struct dgram_addr *to)
+{
+	if (worker_send(engine_sender(p->dev->engine), msg, len, to) == 0)
+		__atomic_fetch_add(&p->tx_bytes, len, __ATOMIC_RELAXED);
+}
+
 static void send_message(struct wg_peer *p, const void *msg, size_t len)
 {
-	if (worker_send(engine_sender(p->dev->engine), msg, len, &p->endpoint) == 0)
-		__atomic_fetch_add(&p->tx_bytes, len, __ATOMIC_RELAXED);
+	send_message_to(p, msg, len, &p->endpoint);
 }
 
 /* ---- the queue ---- */
@@ -168,7 +174,7 @@ static void received(struct wg_peer *p, size_t len)
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 }
 
-static void set_endpoint(struct wg_peer *p, const struct dgram_addr *from)
+void wg_peer_move(struct wg_peer *p, const struct dgram_addr *from)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 
@@ -179,9 +185,18 @@ static void set_endpoint(struct wg_peer *p, const struct dgram_addr *from)
 		log_info("peer %u: endpoint is now %s", p->id,
 			 endpoint_format(&from->remote, buf, sizeof(buf)));
 	}
+	if (p->endpoint.kind != from->kind && endpoint_is_set(&p->endpoint.remote)) {
+		__atomic_fetch_add(&p->transport_switches, 1, __ATOMIC_RELAXED);
+		log_info("peer %u: now over %s", p->id, wg_transport_name(from));
+	}
 	wg_write_lock(p->dev);
 	p->endpoint = *from;
 	wg_unlock(p->dev);
+}
+
+static void set_endpoint(struct wg_peer *p, const struct dgram_addr *from)
+{
+	wg_peer_move(p, from);
 }
 
 static struct noise_handshake *lookup_handshake(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
@@ -280,8 +295,12 @@ static void receive_cookie(struct wg_device *dev, const struct wg_queued_message
 
 	if (!wg_session_by_index(dev, index, &p))
 		p = wg_peer_by_handshake_index(dev, index);
-	if (!p || noise_cookie_consume_reply(&p->cookie, msg, wg_now(dev)) != NOISE_OK)
+	if (!p || noise_cookie_consume_reply(&p->cookie, msg, wg_now(dev)) != NOISE_OK) {
 		drop(dev, DROP_HANDSHAKE_INVALID);
+		return;
+	}
+	if (m->from.kind == TRANSPORT_UDP)
+		p->udp_answer_ns = wg_now(dev); /* a busy peer, not a blocked path */
 }
 
 static void handle(struct wg_device *dev, const struct wg_queued_message *m, unsigned int backlog)
@@ -326,11 +345,13 @@ void wg_send_initiation(struct wg_peer *p, bool is_retry)
 {
 	struct wg_device *dev = p->dev;
 	struct message_handshake_initiation msg;
+	struct dgram_addr to;
 	uint32_t index;
 	uint64_t now = wg_now(dev);
 
 	if (!endpoint_is_set(&p->endpoint.remote))
 		return;
+	wg_transport_pick(p, is_retry, &to);
 	if (!wg_new_index(dev, &index) ||
 	    noise_handshake_create_initiation(&p->hs, &p->cookie, &dev->identity, &msg, index,
 					      realtime_ns(), now) != NOISE_OK) {
@@ -340,8 +361,9 @@ void wg_send_initiation(struct wg_peer *p, bool is_retry)
 	wg_write_lock(dev);
 	wg_sync_handshake_index(p);
 	wg_unlock(dev);
-	log_debug("peer %u: sending handshake initiation%s", p->id, is_retry ? " (retry)" : "");
-	send_message(p, &msg, sizeof(msg));
+	log_debug("peer %u: sending handshake initiation%s over %s", p->id,
+		  is_retry ? " (retry)" : "", wg_transport_name(&to));
+	send_message_to(p, &msg, sizeof(msg), &to);
 	pthread_mutex_lock(&p->lock);
 	timers_handshake_initiated(&p->timers, now, dev->prng += 0x9e3779b97f4a7c15ull);
 	timers_any_authenticated_packet_sent(&p->timers, now);

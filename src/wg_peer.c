@@ -117,6 +117,7 @@ int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix)
 void wg_peer_set_endpoint(struct wg_peer *p, const struct dgram_addr *ep)
 {
 	p->endpoint = *ep;
+	wg_transport_configure(p->dev, &p->endpoint);
 }
 
 static void forget_requests(struct wg_device *dev, struct wg_peer *p)

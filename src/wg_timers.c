@@ -97,6 +97,7 @@ static void on_timer(struct loop_timer *timer)
 		pthread_mutex_unlock(&p->lock);
 		if (actions)
 			act(p, actions);
+		wg_transport_tick(p, now);
 	}
 	/* Deadlines the actions just set, and any a worker set meanwhile, are folded in here. */
 	__atomic_store_n(&dev->worker_deadline_ns, 0, __ATOMIC_RELAXED);
@@ -106,6 +107,9 @@ static void on_timer(struct loop_timer *timer)
 		pthread_mutex_lock(&p->lock);
 		d = timers_next_deadline(&p->timers);
 		pthread_mutex_unlock(&p->lock);
+		if (d && (!earliest || d < earliest))
+			earliest = d;
+		d = wg_transport_deadline(p);
 		if (d && (!earliest || d < earliest))
 			earliest = d;
 	}

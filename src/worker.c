@@ -31,22 +31,41 @@ uint64_t worker_jitter(struct worker *w)
 	return w->prng;
 }
 
-static void send_locked(struct worker *w, const struct transport_tx *tx, int count)
+static bool via_tcp(const struct transport_tx *tx)
 {
-	pthread_mutex_lock(&w->send_lock);
-	transport_send_batch(w->transport, tx, count);
-	pthread_mutex_unlock(&w->send_lock);
+	return tx->to->kind == TRANSPORT_TCP;
+}
+
+/* Each run of datagrams with the same kind of endpoint goes to that transport: the UDP socket
+ * under send_lock, the device's TCP transport (which locks itself). Returns how many left. */
+static int send_locked(struct worker *w, const struct transport_tx *tx, int count)
+{
+	struct transport *tcp = w->engine->tcp;
+	int sent = 0;
+
+	for (int i = 0, run; i < count; i += run) {
+		bool tcp_run = via_tcp(&tx[i]);
+
+		for (run = 1; i + run < count && via_tcp(&tx[i + run]) == tcp_run; run++)
+			;
+		if (!tcp_run) {
+			pthread_mutex_lock(&w->send_lock);
+			sent += transport_send_batch(w->transport, tx + i, run);
+			pthread_mutex_unlock(&w->send_lock);
+		} else if (tcp) {
+			sent += transport_send_batch(tcp, tx + i, run);
+		} else {
+			stats_drop(&w->stats, DROP_TCP_NO_CONN, (uint64_t)run);
+		}
+	}
+	return sent;
 }
 
 int worker_send(struct worker *w, const void *data, size_t len, const struct dgram_addr *to)
 {
 	struct transport_tx tx = { .data = data, .len = len, .to = to };
-	int sent;
 
-	pthread_mutex_lock(&w->send_lock);
-	sent = transport_send_batch(w->transport, &tx, 1);
-	pthread_mutex_unlock(&w->send_lock);
-	return sent == 1 ? 0 : -EIO;
+	return send_locked(w, &tx, 1) == 1 ? 0 : -EIO;
 }
 
 static bool is_ip(const uint8_t *pkt, size_t len)
@@ -110,15 +129,13 @@ static void write_tun(struct worker *w, int count)
 	}
 }
 
-static void on_udp_readable(struct loop_source *src, uint32_t events)
+static void receive(struct worker *w, struct transport *t, int nbufs)
 {
-	struct worker *w = container_of(src, struct worker, udp_source);
 	int n, count = 0;
 
 	if (w->ops->batch_begin)
 		w->ops->batch_begin(w);
-	n = transport_recv_batch(w->transport, w->rx_bufs, SLOT_SIZE, rx_buffers(w), w->rx,
-				 TRANSPORT_MAX_RX);
+	n = transport_recv_batch(t, w->rx_bufs, SLOT_SIZE, nbufs, w->rx, TRANSPORT_MAX_RX);
 	if (n < 0)
 		log_ratelimited(LOGL_WARN, w->loop.now_ns, "receive: %s", strerror(-n));
 	for (int i = 0; i < n; i++) {
@@ -134,6 +151,26 @@ static void on_udp_readable(struct loop_source *src, uint32_t events)
 		w->ops->batch_end(w);
 	if (count)
 		write_tun(w, count);
+}
+
+static void on_udp_readable(struct loop_source *src, uint32_t events)
+{
+	struct worker *w = container_of(src, struct worker, udp_source);
+
+	receive(w, w->transport, rx_buffers(w));
+}
+
+static void on_tcp_readable(struct loop_source *src, uint32_t events)
+{
+	struct worker *w = container_of(src, struct worker, tcp_source);
+
+	receive(w, w->engine->tcp, WORKER_BATCH);
+}
+
+int worker_add_tcp(struct worker *w, struct transport *tcp)
+{
+	w->tcp_source.on_event = on_tcp_readable;
+	return loop_add_fd(&w->loop, tcp->fd, EPOLLIN, &w->tcp_source);
 }
 
 static void on_stop(struct loop_source *src, uint32_t events)

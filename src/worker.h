@@ -56,7 +56,7 @@ struct worker {
 	struct tun_queue tun;
 	struct transport *transport;
 	pthread_mutex_t send_lock; /* the control thread sends on this worker's transport too */
-	struct loop_source tun_source, udp_source, stop_source;
+	struct loop_source tun_source, udp_source, stop_source, tcp_source;
 	uint64_t prng; /* timer jitter only; never for anything secret */
 	/* TUN -> peer */
 	uint8_t *tx_slots;
@@ -83,6 +83,8 @@ int worker_send(struct worker *w, const void *data, size_t len, const struct dgr
 /* Replaces the worker's transport (a new listen port); call with the worker outside any
  * batch (the tunnel's shared state held for writing). The old one is closed. 0 or -errno. */
 int worker_swap_transport(struct worker *w, struct transport *t);
+/* Worker 0 receives for the device's TCP transport (engine.tcp) too: 0 or -errno. */
+int worker_add_tcp(struct worker *w, struct transport *tcp);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
 /* xorshift64: spread for timer jitter, not secrecy. */

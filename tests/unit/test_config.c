@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "transport.h"
 #include "wgcrypto.h"
 
 #include <arpa/inet.h>
@@ -139,7 +140,17 @@ static void empty_and_defaults(void **state)
 	assert_int_equal(cfg.mtu, 0);
 	assert_int_equal(cfg.workers, 0);
 	assert_int_equal(cfg.peer_count, 0);
+	assert_false(cfg.has_tcp_port);
+	assert_int_equal(cfg.transport, TRANSPORT_MODE_AUTO);
 	config_free(&cfg);
+
+	assert_int_equal(parse_str(&cfg, "[Interface]\nTcpPort = 443\nTransport = TCP\n", &err), 0);
+	assert_true(cfg.has_tcp_port);
+	assert_int_equal(cfg.tcp_port, 443);
+	assert_int_equal(cfg.transport, TRANSPORT_MODE_TCP);
+	config_free(&cfg);
+	assert_int_not_equal(parse_str(&cfg, "[Interface]\nTransport = quic\n", &err), 0);
+	assert_int_not_equal(parse_str(&cfg, "[Interface]\nTcpPort = 65536\n", &err), 0);
 
 	/* a peer alone, without endpoint or allowed IPs, is what a listening side writes */
 	assert_int_equal(parse_str(&cfg, "[Peer]\nPublicKey=" KEY2, &err), 0);

@@ -150,6 +150,29 @@ static void workers_option(void **state)
 	}
 }
 
+/* --tcp-port and --transport: defaults, values, and one-line errors. */
+static void transport_options(void **state)
+{
+	struct options o;
+	char err[256] = "";
+
+	assert_int_equal(parse(&o, true, err, "-s|51820"), 0);
+	assert_int_equal(o.tcp_port, -1); /* the UDP port's number */
+	assert_int_equal(o.transport, TRANSPORT_MODE_AUTO);
+	assert_int_equal(parse(&o, true, err, "-s|51820|--tcp-port|443"), 0);
+	assert_int_equal(o.tcp_port, 443);
+	assert_int_equal(parse(&o, true, err, "-s|51820|--tcp-port|0"), 0);
+	assert_int_equal(o.tcp_port, 0);
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--transport|tcp"), 0);
+	assert_int_equal(o.transport, TRANSPORT_MODE_TCP);
+	assert_int_equal(parse(&o, true, err, "-c|wg0.conf|--transport|udp"), 0);
+	assert_int_equal(o.transport, TRANSPORT_MODE_UDP);
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--transport|quic"), -EINVAL);
+	assert_non_null(strstr(err, "--transport 'quic'"));
+	assert_int_equal(parse(&o, true, err, "-s|1|--tcp-port|70000"), -EINVAL);
+	assert_non_null(strstr(err, "--tcp-port"));
+}
+
 static void ifname_rules(void **state)
 {
 	assert_true(options_ifname_valid("tun0"));
@@ -193,6 +216,7 @@ int main(void)
 		cmocka_unit_test(new_options),
 		cmocka_unit_test(errors_are_one_clear_line),
 		cmocka_unit_test(workers_option),
+		cmocka_unit_test(transport_options),
 		cmocka_unit_test(ifname_rules),
 		cmocka_unit_test(exit_options),
 	};

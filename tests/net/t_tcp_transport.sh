@@ -1,0 +1,109 @@
+#!/bin/bash
+# The TCP transport, behind a router that drops every forwarded UDP datagram (nftables):
+#  1. --transport tcp: ping through the tunnel and 20 MB whose sha256 matches; the router's
+#     counter shows that UDP was dropped, so the tunnel really ran over TCP.
+#  2. --transport auto (the default): the client tries UDP, falls back to TCP by itself.
+#     With UDP open again, it is back on UDP within 40 s (the server counts UDP tunnel packets).
+#  3. bad input on the server's TCP port (garbage, a length of 0, a length of 65,535 followed
+#     by too few bytes, silent connections, 1,000 idle connections): each case counted, and the
+#     tunnel keeps forwarding.
+. "$(dirname "$0")/lib.sh"
+topo_nat
+wg_keys server; wg_keys client
+at router nft -f - <<NFT
+table inet blockudp {
+	counter udp_dropped { }
+	chain forward {
+		type filter hook forward priority 0;
+		meta l4proto udp counter name udp_dropped drop
+	}
+}
+NFT
+udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+server_udp_in() { at server nft list counter inet count udp_in | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+
+at server nft -f - <<NFT
+table inet count {
+	counter udp_in { }
+	chain input {
+		type filter hook input priority 0;
+		udp dport 51830 counter name udp_in
+	}
+}
+NFT
+
+start_server() {
+	bg server server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
+		--peer-key "$(cat "$TMP/client.pub")" --address 10.13.0.1/24 -i "$P-ts"
+	SERVER=$BG_PID
+	wait_ready server
+	grep -q "listening on TCP port 51830" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
+}
+# start_client LOGNAME [--transport MODE]
+start_client() {
+	local name=$1; shift
+	bg "$name" client "$MYVPN_NAT" -a 198.51.100.2 -p 51830 --private-key "$TMP/client.key" \
+		--peer-key "$(cat "$TMP/server.pub")" --address 10.13.0.2/24 -i "$P-tc" "$@"
+	CLIENT=$BG_PID
+	wait_ready "$name"
+}
+
+# --- 1. forced TCP ------------------------------------------------------------------------------
+start_server
+start_client client --transport tcp
+ping_eventually client 10 10.13.0.1 || fail "ping over TCP: $(cat "$TMP/client.log") $(cat "$TMP/server.log")"
+ping_ok server 10.13.0.2 || fail "ping server -> client over TCP"
+at server ss -tn | grep -q "198.51.100.2\]*:51830 " || fail "no TCP connection on the server"
+head -c 20000000 /dev/urandom >"$TMP/blob"
+want=$(sha256sum <"$TMP/blob" | cut -d' ' -f1)
+bg recv server socat -u TCP-LISTEN:5001,bind=10.13.0.1,reuseaddr "OPEN:$TMP/received,creat,trunc"
+RECV=$BG_PID
+wait_until 5 at server sh -c "ss -ltn | grep -q 5001" || fail "receiver did not start"
+timeout 60 ip netns exec "$(ns client)" socat -u "FILE:$TMP/blob" TCP:10.13.0.1:5001 ||
+	fail "20 MB over the TCP transport failed: $(tail -5 "$TMP/client.log")"
+wait "$RECV" || fail "receiver failed: $(cat "$TMP/recv.log")"
+got=$(sha256sum <"$TMP/received" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "checksum mismatch after 20 MB: $got != $want"
+rm -f "$TMP/blob" "$TMP/received"
+log "forced TCP: ping and 20 MB intact (router dropped $(udp_dropped) UDP datagrams)"
+stop_pid "$CLIENT"
+
+# --- 2. auto: UDP first, then TCP by itself -------------------------------------------------------
+before=$(udp_dropped)
+start_client auto
+ping_eventually client 15 10.13.0.1 || fail "auto: no fallback to TCP: $(cat "$TMP/auto.log")"
+[ "$(udp_dropped)" -gt "$before" ] || fail "auto: the client never tried UDP"
+grep -q "trying TCP" "$TMP/auto.log" || fail "auto: no fallback logged: $(cat "$TMP/auto.log")"
+log "auto: fell back to TCP"
+# UDP open again: the client's probe (every 30 s) brings it back; checked after section 3.
+at router nft delete table inet blockudp
+
+# --- 3. bad input on the TCP port ---------------------------------------------------------------
+count() { drop_count "$(myvpn_drops "$SERVER" server)" "$1"; }
+at_least() { [ "$(count "$1")" -ge "$2" ]; }
+send() { printf "$1" | timeout 3 ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 || true; }
+send 'GET / HTTP/1.0\r\n\r\n'
+send '\000\000'
+wait_until 3 at_least tcp_bad_frame 2 || fail "garbage and zero length not counted: $(myvpn_drops "$SERVER" server)"
+# 65,535 announced, 200 bytes sent, then silence: the sweep closes it.
+(printf '\377\377\004'; head -c 200 /dev/zero; sleep 15) |
+	ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 >/dev/null 2>&1 &
+PIDS+=($!)
+# 1,000 idle strangers.
+at client bash -c 'ulimit -n 2048; for i in $(seq 1000); do exec {fd}<>/dev/tcp/198.51.100.2/51830 || exit 1; done; sleep 14' &
+IDLE=$!; PIDS+=("$IDLE")
+wait_until 10 sh -c "[ \$(ip netns exec $(ns server) ss -tn state established '( sport = :51830 )' | wc -l) -gt 1000 ]" ||
+	fail "1,000 connections not accepted"
+ping_ok client 10.13.0.1 || fail "tunnel stalled with 1,000 idle connections"
+rss=$(awk '/VmRSS/ {print $2}' /proc/"$SERVER"/status)
+wait_until 15 at_least tcp_timeout 1001 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
+ping_ok client 10.13.0.1 || fail "tunnel broken after the bad input"
+kill -0 "$SERVER" || fail "server died"
+wait_until 25 grep -q "now over UDP" "$TMP/auto.log" || fail "auto: not back on UDP: $(cat "$TMP/auto.log")"
+ping_ok client 10.13.0.1 || fail "auto: no ping after the return to UDP"
+udp_before=$(server_udp_in)
+ping_ok client 10.13.0.1
+[ "$(server_udp_in)" -gt "$udp_before" ] || fail "auto: the ping did not travel over UDP"
+log "auto: back on UDP"
+log "bad input: counted ($(myvpn_drops "$SERVER" server | tr ' ' '\n' | grep tcp_ | tr '\n' ' ')), server RSS ${rss} kB with 1,000 idle connections"
+log "ok"
