@@ -1,15 +1,20 @@
 /* The plaintext tunnel: a 4-byte header, one peer, no cryptography.
  *
- * Peer and client accept datagrams only from the address they were given. A server follows its
- * client wherever its well-formed packets come from: that is how it crosses NAT and survives
- * re-mapping. Without authentication anyone can redirect a server this way, which is why the
- * plaintext modes warn at start-up. */
+ * Peer and client accept datagrams only from the address they were given. A server learns its
+ * client from the first datagram it hears (first contact) and the client's tunnel addresses from
+ * the inner source of its first IP packets. It then follows the client to a new address (NAT
+ * re-mapping) only for a well-formed IP packet whose inner source is the client's tunnel
+ * address, and only once the old address has been silent for PLAIN_ROAM_QUIET_NS; a bare
+ * keepalive from a new address moves nothing. Every move is logged. Without authentication
+ * someone who can forge such a packet while the client is silent can still redirect a server,
+ * which is why the plaintext modes warn at start-up. */
 #include "plain.h"
 #include "log.h"
 #include "packet.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void refresh_endpoint(struct plain_tunnel *t, struct plain_worker_state *st)
 {
@@ -19,6 +24,7 @@ static void refresh_endpoint(struct plain_tunnel *t, struct plain_worker_state *
 		return;
 	pthread_mutex_lock(&t->lock);
 	st->endpoint = t->endpoint;
+	st->source = t->source;
 	st->generation = t->generation;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -46,37 +52,141 @@ static size_t plain_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **
 	return len + PLAIN_HEADER_LEN;
 }
 
-/* A server takes its client's new address; the other workers pick it up at their next batch. */
+static void bump_generation(struct plain_tunnel *t)
+{
+	__atomic_store_n(&t->generation, t->generation + 1, __ATOMIC_RELEASE);
+}
+
+static void heard_client(struct worker *w, struct plain_tunnel *t)
+{
+	if (__atomic_load_n(&t->last_rx_ns, __ATOMIC_RELAXED) != w->loop.now_ns)
+		__atomic_store_n(&t->last_rx_ns, w->loop.now_ns, __ATOMIC_RELAXED);
+}
+
+/* A server takes its client's address (first contact, a move, or the same client reaching
+ * another of our addresses); the other workers pick it up at their next batch. */
 static void learn_client(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
+	char old[INET6_ADDRSTRLEN + 8], new[INET6_ADDRSTRLEN + 8];
+	union endpoint was;
 	bool moved;
 
 	pthread_mutex_lock(&t->lock);
+	was = t->endpoint.remote;
 	moved = !endpoint_equal(&t->endpoint.remote, &from->remote);
 	t->endpoint = *from;
-	__atomic_store_n(&t->generation, t->generation + 1, __ATOMIC_RELEASE);
+	bump_generation(t);
 	pthread_mutex_unlock(&t->lock);
 	refresh_endpoint(t, w->tunnel_local);
-	if (moved) {
-		log_info("client endpoint is now %s", endpoint_format(&from->remote, buf, sizeof(buf)));
-		stats_add(&w->stats.endpoint_changes, 1);
-	}
+	heard_client(w, t);
+	if (!moved)
+		return;
+	if (endpoint_is_set(&was))
+		log_info("client endpoint is now %s (was %s)",
+			 endpoint_format(&from->remote, new, sizeof(new)),
+			 endpoint_format(&was, old, sizeof(old)));
+	else
+		log_info("client endpoint is now %s", endpoint_format(&from->remote, new, sizeof(new)));
+	stats_add(&w->stats.endpoint_changes, 1);
 }
 
-static bool accept_source(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from)
+static bool source_known(const struct plain_client_source *s, const uint8_t *ip)
+{
+	return (ip[0] >> 4) == 4 ? s->have4 : s->have6;
+}
+
+static bool source_matches(const struct plain_client_source *s, const uint8_t *ip)
+{
+	if ((ip[0] >> 4) == 4)
+		return s->have4 && memcmp(ip + 12, s->v4, sizeof(s->v4)) == 0;
+	return s->have6 && memcmp(ip + 8, s->v6, sizeof(s->v6)) == 0;
+}
+
+/* The first IP packet of each family from the client's endpoint names its tunnel address. */
+static void learn_source(struct worker *w, struct plain_tunnel *t, const uint8_t *ip)
 {
 	struct plain_worker_state *st = w->tunnel_local;
 
-	if (t->mode != MODE_SERVER) {
-		if (endpoint_equal(&from->remote, &st->endpoint.remote))
-			return true;
-		worker_drop(w, DROP_UNKNOWN_SOURCE);
+	if (source_known(&st->source, ip))
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (!source_known(&t->source, ip)) {
+		if ((ip[0] >> 4) == 4) {
+			memcpy(t->source.v4, ip + 12, sizeof(t->source.v4));
+			t->source.have4 = true;
+		} else {
+			memcpy(t->source.v6, ip + 8, sizeof(t->source.v6));
+			t->source.have6 = true;
+		}
+		bump_generation(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	refresh_endpoint(t, w->tunnel_local);
+}
+
+static void refuse_move(struct worker *w, const struct dgram_addr *from, const char *why)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	worker_drop(w, DROP_UNKNOWN_SOURCE);
+	log_ratelimited(LOGL_INFO, w->loop.now_ns, "client endpoint not moved to %s: %s",
+			endpoint_format(&from->remote, buf, sizeof(buf)), why);
+}
+
+/* Whether a datagram from an address other than the client's may move the client there: see
+ * the top of the file. ip is NULL for a keepalive. */
+static bool may_move(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from,
+		     const uint8_t *ip)
+{
+	const struct plain_client_source *s = &((struct plain_worker_state *)w->tunnel_local)->source;
+	uint64_t last = __atomic_load_n(&t->last_rx_ns, __ATOMIC_RELAXED);
+
+	if (!ip) {
+		refuse_move(w, from, "a keepalive does not move a client");
 		return false;
 	}
-	if (!dgram_addr_equal(from, &st->endpoint))
-		learn_client(w, t, from);
+	if ((s->have4 || s->have6) && !source_matches(s, ip)) {
+		refuse_move(w, from, "inner source is not the client's tunnel address");
+		return false;
+	}
+	if (w->loop.now_ns - last < PLAIN_ROAM_QUIET_NS) {
+		refuse_move(w, from, "the client's endpoint spoke less than 2 s ago");
+		return false;
+	}
 	return true;
+}
+
+/* Server: accepts datagrams from the client's endpoint, and moves it as may_move allows. */
+static bool server_accept(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from,
+			  const uint8_t *ip)
+{
+	struct plain_worker_state *st = w->tunnel_local;
+
+	if (endpoint_equal(&from->remote, &st->endpoint.remote)) {
+		if (!dgram_addr_equal(from, &st->endpoint))
+			learn_client(w, t, from); /* same client, another of our addresses */
+		heard_client(w, t);
+	} else if (!endpoint_is_set(&st->endpoint.remote) || may_move(w, t, from, ip)) {
+		learn_client(w, t, from);
+	} else {
+		return false;
+	}
+	if (ip)
+		learn_source(w, t, ip);
+	return true;
+}
+
+static bool accept_source(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from,
+			  const uint8_t *ip)
+{
+	struct plain_worker_state *st = w->tunnel_local;
+
+	if (t->mode == MODE_SERVER)
+		return server_accept(w, t, from, ip);
+	if (endpoint_equal(&from->remote, &st->endpoint.remote))
+		return true;
+	worker_drop(w, DROP_UNKNOWN_SOURCE);
+	return false;
 }
 
 static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
@@ -91,7 +201,7 @@ static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
 		worker_drop(w, why);
 		return 0;
 	}
-	if (!accept_source(w, t, from))
+	if (!accept_source(w, t, from, v == RX_DATA ? dgram + PLAIN_HEADER_LEN : NULL))
 		return 0;
 	stats_add(&w->stats.rx_packets, 1);
 	stats_add(&w->stats.rx_bytes, len);

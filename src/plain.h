@@ -8,13 +8,27 @@
 
 #include <pthread.h>
 
-/* Shared by the workers: the endpoint changes only when a server hears its client from a new
- * address, under lock; each worker keeps a copy and refreshes it when the generation moves. */
+/* A server moves its client's endpoint to a new address only after the old one has been silent
+ * this long (hysteresis): a stranger cannot take over a client that is talking. */
+#define PLAIN_ROAM_QUIET_NS 2000000000ull
+
+/* The client's tunnel addresses as a server learns them: the inner source of the first IP
+ * packet of each family from the client's endpoint. */
+struct plain_client_source {
+	bool have4, have6;
+	uint8_t v4[4], v6[16];
+};
+
+/* Shared by the workers: the endpoint (and the learned client source) changes only when a
+ * server hears its client, under lock; each worker keeps a copy and refreshes it when the
+ * generation moves. */
 struct plain_tunnel {
 	enum run_mode mode;
 	pthread_mutex_t lock;
 	struct dgram_addr endpoint; /* remote in the socket's family; unset until a server hears a client */
-	unsigned int generation;    /* atomic: bumped on every endpoint change */
+	struct plain_client_source source; /* server: the client's tunnel addresses */
+	unsigned int generation;    /* atomic: bumped on every endpoint or source change */
+	uint64_t last_rx_ns;        /* atomic, server: last datagram accepted from the endpoint */
 	uint64_t keepalive_ns;      /* 0 = off */
 	uint64_t last_tx_ns;        /* atomic: last datagram of any kind sent */
 	struct loop_timer keepalive_timer;
@@ -24,6 +38,7 @@ struct plain_tunnel {
 /* A worker's copy of the endpoint (worker.tunnel_local). */
 struct plain_worker_state {
 	struct dgram_addr endpoint;
+	struct plain_client_source source;
 	unsigned int generation;
 };
 
