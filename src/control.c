@@ -158,11 +158,35 @@ static void socket_gone(void *ctx)
 	engine_stop(c->engine);
 }
 
+/* `ip link set IF mtu N`: workers size, pad and accept packets by the new MTU from their next
+ * batch on, and handshakes stage packets in slots of the new size. */
+static void follow_mtu(struct control *c, int mtu)
+{
+	if (mtu == c->dev->mtu)
+		return;
+	log_info("interface %s: MTU %d (was %d)", c->dev->ifname, mtu, c->dev->mtu);
+	c->dev->mtu = mtu;
+	engine_set_mtu(c->engine, (size_t)mtu);
+	wg_device_set_mtu(c->wg, (size_t)mtu);
+}
+
+/* A deletion stops the daemon; a move to another namespace does not (as wireguard-go): the TUN
+ * keeps working there, and this namespace no longer reports on it. */
 static void on_link_event(struct loop_source *src, uint32_t events)
 {
 	struct control *c = container_of(src, struct control, link_source);
+	struct netlink_link_event ev;
 
-	if (netlink_monitor_link_deleted(c->link_watch, c->dev->ifindex)) {
+	netlink_monitor_read(c->link_watch, c->dev->ifindex, &ev);
+	if (!c->dev->ifindex)
+		return;
+	if (ev.mtu > 0)
+		follow_mtu(c, ev.mtu);
+	if (ev.moved) {
+		log_info("interface %s moved to another network namespace: still serving it",
+			 c->dev->ifname);
+		c->dev->ifindex = 0;
+	} else if (ev.deleted) {
 		log_info("interface %s was deleted: shutting down", c->dev->ifname);
 		engine_stop(c->engine);
 	}

@@ -24,7 +24,8 @@ struct engine {
 	struct loop loop; /* the control thread's */
 	struct worker *workers;
 	unsigned int worker_count;
-	size_t mtu; /* the TUN's, read by workers to size and pad packets */
+	size_t mtu; /* the TUN's (engine_mtu): workers size and pad packets by it; it follows
+		     * `ip link set IF mtu N` (control.c) */
 	struct stats stats; /* the control thread's own counters (handshakes, keepalives) */
 	int wake_fd;   /* workers -> control thread */
 	int stop_fd;   /* control thread -> workers: readable once they must stop */
@@ -36,6 +37,17 @@ struct engine {
 	 * worker 0 receives from it. Datagrams go to it when their endpoint's kind is TCP. */
 	struct transport *tcp;
 };
+
+/* The TUN's MTU as workers read it: the control thread changes it while they run. */
+static inline size_t engine_mtu(const struct engine *e)
+{
+	return __atomic_load_n(&e->mtu, __ATOMIC_RELAXED);
+}
+
+static inline void engine_set_mtu(struct engine *e, size_t mtu)
+{
+	__atomic_store_n(&e->mtu, mtu, __ATOMIC_RELAXED);
+}
 
 /* The default worker count: online CPUs, capped at ENGINE_DEFAULT_MAX_WORKERS. */
 unsigned int engine_default_workers(void);

@@ -129,27 +129,55 @@ struct mnl_socket *netlink_monitor_open(void)
 	return nl;
 }
 
-static int link_event(const struct nlmsghdr *nlh, void *data)
-{
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	unsigned int *ifindex = data;
+struct link_watch {
+	unsigned int ifindex;
+	struct netlink_link_event *ev;
+};
 
-	if (nlh->nlmsg_type == RTM_DELLINK && (unsigned int)ifi->ifi_index == *ifindex)
-		*ifindex = 0;
+static int link_attr(const struct nlattr *attr, void *data)
+{
+	struct netlink_link_event *ev = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case IFLA_MTU:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			ev->mtu = (int)mnl_attr_get_u32(attr);
+		break;
+	case IFLA_NEW_NETNSID:
+		ev->moved = true;
+		break;
+	}
 	return MNL_CB_OK;
 }
 
-bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex)
+static int link_event(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	struct link_watch *w = data;
+	struct netlink_link_event seen = { 0 };
+
+	if ((unsigned int)ifi->ifi_index != w->ifindex ||
+	    (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifi), link_attr, &seen);
+	if (nlh->nlmsg_type == RTM_DELLINK) {
+		w->ev->moved = seen.moved;
+		w->ev->deleted = !seen.moved;
+	} else if (seen.mtu > 0) {
+		w->ev->mtu = seen.mtu;
+	}
+	return MNL_CB_OK;
+}
+
+void netlink_monitor_read(struct mnl_socket *nl, unsigned int ifindex, struct netlink_link_event *ev)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct link_watch w = { .ifindex = ifindex, .ev = ev };
 	ssize_t n;
 
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		mnl_cb_run(buf, (size_t)n, 0, 0, link_event, &ifindex);
-		if (!ifindex)
-			return true;
-	}
-	return false;
+	*ev = (struct netlink_link_event){ 0 };
+	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0)
+		mnl_cb_run(buf, (size_t)n, 0, 0, link_event, &w);
 }
 
 int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs)

@@ -39,7 +39,15 @@ int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs);
 struct mnl_socket;
 /* A non-blocking socket that hears link events; mnl_socket_get_fd() gives its fd. */
 struct mnl_socket *netlink_monitor_open(void);
-/* Drains pending events; true if ifindex was deleted. */
-bool netlink_monitor_link_deleted(struct mnl_socket *nl, unsigned int ifindex);
+/* What the pending events say about one interface. The kernel tells a deletion from a move to
+ * another network namespace (`ip link set IF netns NS`, which deletes the link here) by the
+ * new namespace's id it attaches to the latter. */
+struct netlink_link_event {
+	bool deleted;
+	bool moved; /* to another namespace: the link lives on, out of our sight */
+	int mtu;    /* the latest MTU the events carried, 0 if none */
+};
+/* Drains pending events into ev (zeroed first). */
+void netlink_monitor_read(struct mnl_socket *nl, unsigned int ifindex, struct netlink_link_event *ev);
 
 #endif

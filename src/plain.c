@@ -195,7 +195,7 @@ static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
 	struct plain_tunnel *t = w->tunnel;
 	enum drop_reason why;
 	size_t ip_len = 0;
-	enum rx_verdict v = plain_decode(dgram, len, w->engine->mtu, &ip_len, &why);
+	enum rx_verdict v = plain_decode(dgram, len, engine_mtu(w->engine), &ip_len, &why);
 
 	if (v == RX_DROP) {
 		worker_drop(w, why);

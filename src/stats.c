@@ -50,6 +50,7 @@ static const struct {
 	[DROP_TCP_NO_CONN] = { "tcp_no_conn", "TCP: no connection to send on" },
 	[DROP_TCP_QUEUE_FULL] = { "tcp_queue_full", "TCP: the connection's send queue is full" },
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
+	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 
 const char *stats_drop_reason_name(enum drop_reason reason)

@@ -43,6 +43,7 @@ enum drop_reason {
 	DROP_TCP_NO_CONN,    /* TCP: datagram for a connection that is gone (or cannot open yet) */
 	DROP_TCP_QUEUE_FULL, /* TCP: the connection's send queue is full (a slow reader) */
 	DROP_TCP_TOO_MANY,   /* TCP: a connection refused: the table is full */
+	DROP_STAGED_OVERSIZED, /* larger than the slots of packets already waiting (the MTU grew) */
 	DROP_REASON_COUNT
 };
 

@@ -108,6 +108,7 @@ struct wg_peer {
 	uint32_t promote_index;
 	/* Packets waiting for a session, oldest first, each at SLOT_HEADROOM in a stage slot. */
 	uint8_t *staged;
+	size_t stage_slot_size; /* atomic: for new staging buffers, from the MTU (wg_device_set_mtu) */ /* of staged, sized by the MTU when it was allocated */
 	uint16_t staged_len[MAX_STAGED_PACKETS];
 	unsigned int staged_first, staged_count;
 	/* Under dev->requests_lock. */
@@ -165,6 +166,8 @@ int wg_device_init(struct wg_device *dev, const uint8_t *private_key);
 void wg_device_free(struct wg_device *dev);
 /* Binds the device to its engine (control loop, workers) and starts the peers' timers. */
 int wg_device_start(struct wg_device *dev, struct engine *e);
+/* The TUN's MTU changed: packets staged from now on get slots of the new size. */
+void wg_device_set_mtu(struct wg_device *dev, size_t mtu);
 static inline void wg_write_lock(struct wg_device *dev) { pthread_rwlock_wrlock(&dev->lock); }
 static inline void wg_read_lock(struct wg_device *dev) { pthread_rwlock_rdlock(&dev->lock); }
 static inline void wg_unlock(struct wg_device *dev) { pthread_rwlock_unlock(&dev->lock); }
@@ -188,7 +191,7 @@ struct wg_peer *wg_peer_by_key(const struct wg_device *dev, const uint8_t key[NO
 /* Frees the peer and forgets it everywhere (sessions, allowed IPs, requests): 0 or -ENOENT. */
 int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct dgram_addr *ep);
-/* Under peer->lock: keeps the newest MAX_STAGED_PACKETS; false if it cannot. */
+/* Under peer->lock: keeps the newest MAX_STAGED_PACKETS; false if it cannot (counted). */
 bool wg_stage(struct wg_peer *peer, const uint8_t *pkt, size_t len, struct stats *stats);
 /* Under peer->lock: drops the staged packets, counted under why. */
 void wg_drop_staged(struct wg_peer *peer, struct stats *stats, enum drop_reason why);

@@ -111,7 +111,7 @@ int wg_device_start(struct wg_device *dev, struct engine *e)
 {
 	dev->engine = e;
 	dev->cipher_slots = e->worker_count + 1;
-	dev->stage_slot_size = e->mtu + SLOT_HEADROOM + SLOT_TAILROOM;
+	wg_device_set_mtu(dev, e->mtu);
 	e->on_wake = on_wake;
 	for (unsigned int i = 0; i < e->worker_count; i++) {
 		e->workers[i].tunnel_local = calloc(1, sizeof(struct wg_worker_state));
@@ -124,6 +124,11 @@ int wg_device_start(struct wg_device *dev, struct engine *e)
 		if (endpoint_is_set(&p->endpoint.remote))
 			wg_transport_configure(dev, &p->endpoint);
 	return wg_timers_start(dev);
+}
+
+void wg_device_set_mtu(struct wg_device *dev, size_t mtu)
+{
+	__atomic_store_n(&dev->stage_slot_size, mtu + SLOT_HEADROOM + SLOT_TAILROOM, __ATOMIC_RELAXED);
 }
 
 const struct tunnel_ops wg_ops = {

@@ -140,7 +140,7 @@ static void peer_free(struct wg_peer *p)
 	noise_handshake_wipe(&p->hs);
 	wgcrypto_wipe(&p->cookie, sizeof(p->cookie));
 	if (p->staged)
-		wgcrypto_wipe(p->staged, p->dev->stage_slot_size * MAX_STAGED_PACKETS);
+		wgcrypto_wipe(p->staged, p->stage_slot_size * MAX_STAGED_PACKETS);
 	free(p->staged);
 	pthread_mutex_destroy(&p->lock);
 	wgcrypto_wipe(p, sizeof(*p));
@@ -166,18 +166,42 @@ int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer)
 	return 0;
 }
 
-/* Keeps the newest MAX_STAGED_PACKETS packets; the oldest is dropped to make room. */
-bool wg_stage(struct wg_peer *p, const uint8_t *pkt, size_t len, struct stats *stats)
+/* The staging buffer holds slots sized by the MTU of its time. An empty one that is too small
+ * for the current MTU is replaced; while packets wait in it, it stays. */
+static bool stage_buffer(struct wg_peer *p)
 {
-	size_t slot_size = p->dev->stage_slot_size;
-	unsigned int pos;
+	size_t want = __atomic_load_n(&p->dev->stage_slot_size, __ATOMIC_RELAXED);
 
-	if (len > slot_size - SLOT_HEADROOM - SLOT_TAILROOM)
-		return false;
+	if (p->staged && !p->staged_count && p->stage_slot_size < want) {
+		wgcrypto_wipe(p->staged, p->stage_slot_size * MAX_STAGED_PACKETS);
+		free(p->staged);
+		p->staged = NULL;
+	}
 	if (!p->staged) {
-		p->staged = malloc(slot_size * MAX_STAGED_PACKETS);
+		p->staged = malloc(want * MAX_STAGED_PACKETS);
 		if (!p->staged)
 			return false;
+		p->stage_slot_size = want;
+	}
+	return true;
+}
+
+/* Keeps the newest MAX_STAGED_PACKETS packets; the oldest is dropped to make room. Every drop
+ * is counted: a packet too big for the slots (the MTU grew while others waited), no memory,
+ * or the oldest making room. */
+bool wg_stage(struct wg_peer *p, const uint8_t *pkt, size_t len, struct stats *stats)
+{
+	size_t slot_size;
+	unsigned int pos;
+
+	if (!stage_buffer(p)) {
+		stats_drop(stats, DROP_STAGED_OVERFLOW, 1);
+		return false;
+	}
+	slot_size = p->stage_slot_size;
+	if (len > slot_size - SLOT_HEADROOM - SLOT_TAILROOM) {
+		stats_drop(stats, DROP_STAGED_OVERSIZED, 1);
+		return false;
 	}
 	if (p->staged_count == MAX_STAGED_PACKETS) {
 		p->staged_first = (p->staged_first + 1) % MAX_STAGED_PACKETS;
@@ -194,7 +218,7 @@ void wg_drop_staged(struct wg_peer *p, struct stats *stats, enum drop_reason why
 {
 	stats_drop(stats, why, p->staged_count);
 	if (p->staged)
-		wgcrypto_wipe(p->staged, p->dev->stage_slot_size * MAX_STAGED_PACKETS);
+		wgcrypto_wipe(p->staged, p->stage_slot_size * MAX_STAGED_PACKETS);
 	p->staged_count = 0;
 	p->staged_first = 0;
 }

@@ -65,8 +65,7 @@ static size_t seal(struct wg_session *s, unsigned int slot, uint64_t counter, si
 static void stage(struct worker *w, struct wg_peer *p, const uint8_t *pkt, size_t len)
 {
 	pthread_mutex_lock(&p->lock);
-	if (!wg_stage(p, pkt, len, &w->stats))
-		worker_drop(w, DROP_STAGED_OVERFLOW);
+	wg_stage(p, pkt, len, &w->stats);
 	pthread_mutex_unlock(&p->lock);
 	wg_activity(w, p, WG_ACT_WANT_HANDSHAKE, 0, 0);
 }
@@ -94,7 +93,7 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 		stage(w, p, pkt, len);
 		return 0;
 	}
-	msg_len = seal(s, w->id, counter, w->engine->mtu, pkt, len, dgram);
+	msg_len = seal(s, w->id, counter, engine_mtu(w->engine), pkt, len, dgram);
 	if (!msg_len) {
 		worker_drop(w, DROP_CRYPTO);
 		return 0;
@@ -122,7 +121,7 @@ static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, s
 
 	if (timers_keypair_expired(s->kp.birth_ns, counter, now))
 		return false;
-	msg_len = seal(s, control_slot(dev), counter, dev->engine->mtu, pkt, len, &msg);
+	msg_len = seal(s, control_slot(dev), counter, engine_mtu(dev->engine), pkt, len, &msg);
 	if (!msg_len) {
 		stats_drop(&dev->engine->stats, DROP_CRYPTO, 1);
 		return false;
@@ -160,9 +159,10 @@ void wg_send_keepalive(struct wg_peer *p)
  * session to the responder at once. */
 void wg_send_staged(struct wg_peer *p)
 {
-	size_t slot_size = p->dev->stage_slot_size;
+	size_t slot_size;
 
 	pthread_mutex_lock(&p->lock);
+	slot_size = p->stage_slot_size;
 	if (!p->staged_count) {
 		keepalive_locked(p);
 		pthread_mutex_unlock(&p->lock);
