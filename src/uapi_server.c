@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +19,25 @@ struct uapi_client {
 	int fd;
 	uint32_t events;       /* what epoll watches now */
 	uint64_t last_active_ns;
+	uint64_t request_start_ns; /* first byte of the request being read; 0 between requests */
 	struct uapi_buf in, out;
 	size_t scanned;        /* bytes of in already searched for the end of a request */
+	int discard_err;       /* not 0: skipping an oversized request, then answering this */
+	char last;             /* the last byte skipped, to find a "\n\n" across reads */
 	bool closing;          /* close once out is flushed */
+	struct uapi_client *next, *prev;
 };
 
 static void client_close(struct uapi_client *c)
 {
 	struct uapi_server *s = c->server;
 
-	for (int i = 0; i < UAPI_MAX_CLIENTS; i++)
-		if (s->clients[i] == c)
-			s->clients[i] = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	close(c->fd); /* also takes it out of the epoll set */
 	uapi_buf_free(&c->in);
 	uapi_buf_free(&c->out);
@@ -57,6 +65,37 @@ static void refuse(struct uapi_client *c, int err)
 		c->out.len = 0;
 }
 
+/* Refuses a request still arriving: the rest of it is read and skipped first (skip). */
+static void refuse_rest(struct uapi_client *c, int err)
+{
+	c->last = c->in.len ? c->in.data[c->in.len - 1] : '\0';
+	uapi_buf_consume(&c->in, c->in.len);
+	uapi_buf_free(&c->in);
+	c->discard_err = err;
+}
+
+/* Skips bytes of a refused request; at its end ("\n\n"), answers. */
+static void skip(struct uapi_client *c, const char *data, size_t len)
+{
+	for (size_t i = 0; i < len && c->discard_err; i++) {
+		if (data[i] == '\n' && c->last == '\n')
+			refuse(c, c->discard_err), c->discard_err = 0;
+		c->last = data[i];
+	}
+}
+
+static void take(struct uapi_client *c, const char *data, size_t len)
+{
+	if (!c->in.len && !c->discard_err)
+		c->request_start_ns = c->server->loop->now_ns;
+	if (c->discard_err)
+		skip(c, data, len);
+	else if (c->in.len + len > UAPI_MAX_REQUEST)
+		refuse_rest(c, -EMSGSIZE), skip(c, data, len);
+	else if (uapi_buf_append(&c->in, data, len))
+		refuse_rest(c, -ENOMEM), skip(c, data, len);
+}
+
 /* Reads what is there, up to UAPI_READ_PER_EVENT; the rest waits for the next turn. Returns
  * false when the connection is dead. */
 static bool read_some(struct uapi_client *c)
@@ -78,10 +117,7 @@ static bool read_some(struct uapi_client *c)
 		}
 		total += (size_t)n;
 		c->last_active_ns = c->server->loop->now_ns;
-		if (c->in.len + (size_t)n > UAPI_MAX_REQUEST)
-			refuse(c, -EMSGSIZE);
-		else if (uapi_buf_append(&c->in, tmp, (size_t)n))
-			refuse(c, -ENOMEM);
+		take(c, tmp, (size_t)n);
 	}
 	wgcrypto_wipe(tmp, sizeof(tmp)); /* set requests carry private and preshared keys */
 	return alive;
@@ -146,6 +182,7 @@ static void process(struct uapi_client *c)
 		}
 		uapi_buf_consume(&c->in, len);
 		c->scanned = 0;
+		c->request_start_ns = c->in.len ? s->loop->now_ns : 0;
 	}
 }
 
@@ -191,15 +228,10 @@ static void on_client(struct loop_source *src, uint32_t events)
 
 static void client_open(struct uapi_server *s, int fd)
 {
-	struct uapi_client *c;
-	int slot = -1;
+	struct uapi_client *c = calloc(1, sizeof(*c));
 
-	for (int i = 0; i < UAPI_MAX_CLIENTS && slot < 0; i++)
-		if (!s->clients[i])
-			slot = i;
-	c = slot < 0 ? NULL : calloc(1, sizeof(*c));
 	if (!c) {
-		log_warn("uapi: too many clients; refusing one");
+		log_warn("uapi: out of memory; refusing a client");
 		close(fd);
 		return;
 	}
@@ -213,24 +245,78 @@ static void client_open(struct uapi_server *s, int fd)
 		free(c);
 		return;
 	}
-	s->clients[slot] = c;
+	c->next = s->clients;
+	if (c->next)
+		c->next->prev = c;
+	s->clients = c;
+}
+
+static void listen_events(struct uapi_server *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = &s->source };
+
+	epoll_ctl(s->loop->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
+/* Out of fds: the waiting client would make the listening socket readable forever. The
+ * reserve fd makes room to take it and tell it why; then accepting pauses for a while. */
+static void out_of_fds(struct uapi_server *s, int err)
+{
+	static const char reply[] = "errno=-24\n\n"; /* -EMFILE, as wg prints it */
+	int fd;
+
+	log_ratelimited(LOGL_WARN, s->loop->now_ns, "uapi: cannot accept a client: %s; refusing clients for a while",
+			strerror(err));
+	if (s->reserve_fd >= 0) {
+		close(s->reserve_fd);
+		fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			if (send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+				log_debug("uapi: could not tell a refused client why");
+			close(fd);
+		}
+		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	listen_events(s, 0);
+	s->resume_ns = s->loop->now_ns + UAPI_BACKOFF_NS;
+	if (s->resume_ns < s->timer.deadline_ns)
+		s->timer.deadline_ns = s->resume_ns;
 }
 
 static void on_listen(struct loop_source *src, uint32_t events)
 {
 	struct uapi_server *s = container_of(src, struct uapi_server, source);
 
-	for (int i = 0; i < UAPI_MAX_CLIENTS; i++) {
+	for (int i = 0; i < UAPI_ACCEPT_PER_EVENT; i++) {
 		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				out_of_fds(s, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+				 errno != ECONNABORTED)
 				log_ratelimited(LOGL_WARN, s->loop->now_ns, "uapi: accept: %s",
 						strerror(errno));
 			return;
 		}
 		client_open(s, fd);
+	}
+}
+
+/* Closes a client idle too long, or one whose request is taking too long to arrive. */
+static void sweep(struct uapi_server *s, uint64_t now)
+{
+	struct uapi_client *c = s->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (now - c->last_active_ns >= UAPI_IDLE_TIMEOUT_NS) {
+			log_debug("uapi: closing an idle client");
+			client_close(c);
+		} else if (c->request_start_ns && now - c->request_start_ns >= UAPI_REQUEST_TIMEOUT_NS) {
+			log_ratelimited(LOGL_INFO, now, "uapi: closing a client too slow to send its request");
+			client_close(c);
+		}
 	}
 }
 
@@ -241,7 +327,8 @@ static bool socket_file_is_ours(const struct uapi_server *s)
 	return stat(s->path, &st) == 0 && st.st_dev == s->st_dev && st.st_ino == s->st_ino;
 }
 
-/* Once a second: close idle clients, and notice the socket file deleted or replaced. */
+/* Once a second: close idle and slow clients, and notice the socket file deleted or replaced;
+ * sooner when accepting is paused, to resume it. */
 static void on_timer(struct loop_timer *t)
 {
 	struct uapi_server *s = container_of(t, struct uapi_server, timer);
@@ -249,15 +336,17 @@ static void on_timer(struct loop_timer *t)
 
 	if (s->fd < 0)
 		return;
-	for (int i = 0; i < UAPI_MAX_CLIENTS; i++) {
-		struct uapi_client *c = s->clients[i];
-
-		if (c && now - c->last_active_ns >= UAPI_IDLE_TIMEOUT_NS) {
-			log_debug("uapi: closing an idle client");
-			client_close(c);
-		}
+	if (s->resume_ns && now >= s->resume_ns) {
+		s->resume_ns = 0;
+		if (s->reserve_fd < 0)
+			s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		listen_events(s, EPOLLIN);
 	}
-	t->deadline_ns = now + UAPI_CHECK_INTERVAL_NS;
+	if (now >= s->sweep_ns) {
+		sweep(s, now);
+		s->sweep_ns = now + UAPI_CHECK_INTERVAL_NS;
+	}
+	t->deadline_ns = s->resume_ns && s->resume_ns < s->sweep_ns ? s->resume_ns : s->sweep_ns;
 	if (!s->gone && !socket_file_is_ours(s)) {
 		s->gone = true;
 		log_info("uapi: %s was removed", s->path);
@@ -304,7 +393,7 @@ static int bind_socket(struct uapi_server *s, const struct sockaddr_un *sa)
 	umask(old_mask);
 	if (ret < 0)
 		return -errno;
-	if (listen(s->fd, 32) < 0 || stat(s->path, &st) < 0) {
+	if (listen(s->fd, SOMAXCONN) < 0 || stat(s->path, &st) < 0) {
 		ret = -errno;
 		unlink(s->path);
 		return ret;
@@ -338,6 +427,7 @@ int uapi_server_open(struct uapi_server *s, struct loop *loop, const char *dir,
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->loop = loop;
 	s->dev = dev;
 	if (ops)
@@ -353,7 +443,8 @@ int uapi_server_open(struct uapi_server *s, struct loop *loop, const char *dir,
 	ret = loop_add_timer(loop, &s->timer);
 	if (ret)
 		goto err_bound;
-	s->timer.deadline_ns = loop->now_ns + UAPI_CHECK_INTERVAL_NS;
+	s->sweep_ns = loop->now_ns + UAPI_CHECK_INTERVAL_NS;
+	s->timer.deadline_ns = s->sweep_ns;
 	log_info("uapi: listening on %s", s->path);
 	return 0;
 
@@ -363,15 +454,20 @@ err_socket:
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	s->reserve_fd = -1;
 	return ret;
 }
 
 void uapi_server_close(struct uapi_server *s)
 {
-	for (int i = 0; i < UAPI_MAX_CLIENTS; i++)
-		if (s->clients[i])
-			client_close(s->clients[i]);
+	while (s->clients)
+		client_close(s->clients);
 	s->timer.deadline_ns = 0;
+	if (s->reserve_fd >= 0)
+		close(s->reserve_fd);
+	s->reserve_fd = -1;
 	if (s->fd < 0)
 		return;
 	if (socket_file_is_ours(s))

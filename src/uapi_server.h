@@ -12,25 +12,34 @@
 #include <sys/un.h>
 
 /*
- * Every socket is non-blocking and served from the loop's thread between packet batches: a
- * client that sends half a request, or never reads its reply, costs a few KiB and is closed
- * after UAPI_IDLE_TIMEOUT_NS; it never holds up the data path. Each client:
+ * Every socket is non-blocking and served from the control thread, never from the data path.
+ * There is no limit on clients but the fd limit: each costs a few KiB. A client that sends
+ * half a request, drips it, or never reads its reply is closed when idle for
+ * UAPI_IDLE_TIMEOUT_NS or when its request is not complete UAPI_REQUEST_TIMEOUT_NS after it
+ * began; it never delays another client. Each client:
  *
  *   reading --complete request--> reply queued --sent--> reading
- *      |  EOF, bad operation, request over UAPI_MAX_REQUEST, idle       |
- *      +----------------------> closing (flush what is queued) --> closed
+ *      |  \--over UAPI_MAX_REQUEST--> discarding --"\n\n"--> errno reply queued --+
+ *      |  EOF, bad operation, idle, too slow                                    |
+ *      +----------------------> closing (flush what is queued) --> closed <------+
+ *
+ * A refused request is read to its end before the answer, so that the client, still writing,
+ * gets the answer and not EPIPE. Out of fds, accept sheds the waiting client with a reserve fd
+ * (it reads errno=-EMFILE) and the socket is not watched for UAPI_BACKOFF_NS: no busy loop.
  */
 
 #define UAPI_DEFAULT_DIR "/var/run/wireguard"
 
 enum {
-	UAPI_MAX_CLIENTS = 16,
+	UAPI_ACCEPT_PER_EVENT = 64,
 	/* `wg setconf` sends a whole config in one request: ~300 bytes a peer, 200,000 peers */
 	UAPI_MAX_REQUEST = 64 << 20,
 	UAPI_READ_PER_EVENT = 64 << 10, /* then back to the loop: packets wait meanwhile */
 };
 
 #define UAPI_IDLE_TIMEOUT_NS (5 * 1000000000ull)
+#define UAPI_REQUEST_TIMEOUT_NS (5 * 1000000000ull)
+#define UAPI_BACKOFF_NS (100 * 1000000ull)
 #define UAPI_CHECK_INTERVAL_NS (1000000000ull) /* idle sweep and socket-file check */
 
 /* The daemon's side. Called from the loop; ctx is passed back. Any may be NULL. */
@@ -70,7 +79,10 @@ struct uapi_server {
 	bool gone;
 	struct loop_source source;
 	struct loop_timer timer;
-	struct uapi_client *clients[UAPI_MAX_CLIENTS];
+	uint64_t sweep_ns;    /* next idle sweep and socket-file check */
+	uint64_t resume_ns;   /* not 0: accepting paused until then (out of fds) */
+	int reserve_fd;       /* kept open to shed one client when out of fds; -1 if lost */
+	struct uapi_client *clients; /* a list */
 };
 
 /*
