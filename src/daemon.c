@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -28,6 +30,16 @@ int daemon_start(void)
 	exit(read(pipefd[0], &ready, 1) == 1 ? 0 : 1);
 }
 
+/* A caller reading our output through a pipe (`out=$(myvpn wg0 2>&1)`) waits for its end: a
+ * pipe, terminal or socket must not stay open in the daemon. A regular file (`2>>log`) keeps
+ * the log lines and blocks nobody. */
+static bool keeps_stderr(void)
+{
+	struct stat st;
+
+	return fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 void daemon_ready(int notify_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -35,6 +47,8 @@ void daemon_ready(int notify_fd)
 	if (null >= 0) {
 		dup2(null, STDIN_FILENO);
 		dup2(null, STDOUT_FILENO);
+		if (!keeps_stderr())
+			dup2(null, STDERR_FILENO);
 		close(null);
 	}
 	if (write(notify_fd, "1", 1) != 1) {
