@@ -221,8 +221,11 @@ int control_open(struct control *c, struct device *dev, struct engine *e, struct
 	}
 	ret = uapi_server_open(&c->uapi, &e->loop, NULL, dev->ifname, wg, &ops);
 	if (ret) {
-		snprintf(err, errlen, "cannot open %s/%s.sock: %s", UAPI_DEFAULT_DIR, dev->ifname,
-			 ret == -EADDRINUSE ? "another process serves this interface" : strerror(-ret));
+		snprintf(err, errlen, "cannot open %s/%s.sock: %s%s", UAPI_DEFAULT_DIR, dev->ifname,
+			 ret == -EADDRINUSE ? "another process serves this interface" : strerror(-ret),
+			 ret == -EACCES || ret == -EPERM ?
+			 " (the directory must be writable by this user: run as root, or create it "
+			 "for this user first, e.g. install -d -o USER " UAPI_DEFAULT_DIR ")" : "");
 		control_close(c);
 		return ret;
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char tun_path[] = "/dev/net/tun";
@@ -18,6 +19,23 @@ static const char tun_path[] = "/dev/net/tun";
 #define TUN_F_USO6 0x40
 #endif
 
+/* Opening the TUN device is a matter of its file mode, not of capabilities: say what the mode
+ * is, so that the fix (run as root, or grant access to the node) is plain. */
+static void explain_open(int err_no, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if ((err_no == EACCES || err_no == EPERM) && stat(tun_path, &st) == 0)
+		snprintf(err, errlen,
+			 "cannot open %s: %s (mode %04o, owner uid %u gid %u, and we run as uid %u: "
+			 "run as root or give this user read and write access to it)",
+			 tun_path, strerror(err_no), (unsigned int)(st.st_mode & 07777),
+			 (unsigned int)st.st_uid, (unsigned int)st.st_gid, (unsigned int)geteuid());
+	else
+		snprintf(err, errlen, "cannot open %s: %s%s", tun_path, strerror(err_no),
+			 err_no == ENOENT ? " (is the tun module loaded?)" : "");
+}
+
 static int open_flags(char ifname[IFNAMSIZ], short flags, char *err, size_t errlen)
 {
 	struct ifreq ifr = { .ifr_flags = flags };
@@ -26,8 +44,7 @@ static int open_flags(char ifname[IFNAMSIZ], short flags, char *err, size_t errl
 	fd = open(tun_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open %s: %s%s", tun_path, strerror(errno),
-			 errno == EACCES || errno == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
+		explain_open(errno, err, errlen);
 		return ret;
 	}
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
@@ -35,7 +52,8 @@ static int open_flags(char ifname[IFNAMSIZ], short flags, char *err, size_t errl
 		ret = -errno;
 		snprintf(err, errlen, "cannot create TUN interface '%s': %s%s",
 			 ifname[0] ? ifname : "tun%d", strerror(errno),
-			 errno == EBUSY ? " (the name is in use)" : "");
+			 errno == EBUSY ? " (the name is in use)" :
+			 errno == EPERM ? " (creating an interface needs CAP_NET_ADMIN)" : "");
 		close(fd);
 		return ret;
 	}
