@@ -20,6 +20,7 @@ struct uapi_client {
 	uint32_t events;       /* what epoll watches now */
 	uint64_t last_active_ns;
 	uint64_t request_start_ns; /* first byte of the request being read; 0 between requests */
+	uint64_t request_bytes;    /* read since then */
 	struct uapi_buf in, out;
 	size_t scanned;        /* bytes of in already searched for the end of a request */
 	int discard_err;       /* not 0: skipping an oversized request, then answering this */
@@ -86,8 +87,11 @@ static void skip(struct uapi_client *c, const char *data, size_t len)
 
 static void take(struct uapi_client *c, const char *data, size_t len)
 {
-	if (!c->in.len && !c->discard_err)
+	if (!c->in.len && !c->discard_err) {
 		c->request_start_ns = c->server->loop->now_ns;
+		c->request_bytes = 0;
+	}
+	c->request_bytes += len;
 	if (c->discard_err)
 		skip(c, data, len);
 	else if (c->in.len + len > UAPI_MAX_REQUEST)
@@ -183,6 +187,7 @@ static void process(struct uapi_client *c)
 		uapi_buf_consume(&c->in, len);
 		c->scanned = 0;
 		c->request_start_ns = c->in.len ? s->loop->now_ns : 0;
+		c->request_bytes = c->in.len;
 	}
 }
 
@@ -303,6 +308,16 @@ static void on_listen(struct loop_source *src, uint32_t events)
 	}
 }
 
+/* A request still arriving after UAPI_REQUEST_TIMEOUT_NS is given more time only while it
+ * comes at UAPI_MIN_REQUEST_RATE on average: a big setconf flows, a dripper does not. */
+static bool too_slow(const struct uapi_client *c, uint64_t now)
+{
+	uint64_t elapsed = now - c->request_start_ns;
+
+	return c->request_start_ns && elapsed >= UAPI_REQUEST_TIMEOUT_NS &&
+	       c->request_bytes < elapsed / 1000000000ull * UAPI_MIN_REQUEST_RATE;
+}
+
 /* Closes a client idle too long, or one whose request is taking too long to arrive. */
 static void sweep(struct uapi_server *s, uint64_t now)
 {
@@ -313,7 +328,7 @@ static void sweep(struct uapi_server *s, uint64_t now)
 		if (now - c->last_active_ns >= UAPI_IDLE_TIMEOUT_NS) {
 			log_debug("uapi: closing an idle client");
 			client_close(c);
-		} else if (c->request_start_ns && now - c->request_start_ns >= UAPI_REQUEST_TIMEOUT_NS) {
+		} else if (too_slow(c, now)) {
 			log_ratelimited(LOGL_INFO, now, "uapi: closing a client too slow to send its request");
 			client_close(c);
 		}

@@ -15,8 +15,9 @@
  * Every socket is non-blocking and served from the control thread, never from the data path.
  * There is no limit on clients but the fd limit: each costs a few KiB. A client that sends
  * half a request, drips it, or never reads its reply is closed when idle for
- * UAPI_IDLE_TIMEOUT_NS or when its request is not complete UAPI_REQUEST_TIMEOUT_NS after it
- * began; it never delays another client. Each client:
+ * UAPI_IDLE_TIMEOUT_NS, or when its request is not complete UAPI_REQUEST_TIMEOUT_NS after it
+ * began and has come slower than UAPI_MIN_REQUEST_RATE; it never delays another client. Each
+ * client:
  *
  *   reading --complete request--> reply queued --sent--> reading
  *      |  \--over UAPI_MAX_REQUEST--> discarding --"\n\n"--> errno reply queued --+
@@ -32,6 +33,7 @@
 
 enum {
 	UAPI_ACCEPT_PER_EVENT = 64,
+	UAPI_MIN_REQUEST_RATE = 64 << 10, /* bytes a second, past UAPI_REQUEST_TIMEOUT_NS */
 	/* `wg setconf` sends a whole config in one request: ~300 bytes a peer, 200,000 peers */
 	UAPI_MAX_REQUEST = 64 << 20,
 	UAPI_READ_PER_EVENT = 64 << 10, /* then back to the loop: packets wait meanwhile */
