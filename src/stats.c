@@ -50,6 +50,8 @@ static const struct {
 	[DROP_TCP_NO_CONN] = { "tcp_no_conn", "TCP: no connection to send on" },
 	[DROP_TCP_QUEUE_FULL] = { "tcp_queue_full", "TCP: the connection's send queue is full" },
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
+	[DROP_UDP_SEND_BLOCKED] = { "udp_send_blocked", "a firewall rule refused the datagram (EPERM)" },
+	[DROP_UDP_SEND_UNREACHABLE] = { "udp_send_unreachable", "no route to the peer's address" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

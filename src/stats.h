@@ -21,7 +21,7 @@ enum drop_reason {
 	DROP_UNKNOWN_SOURCE, /* datagram not from the peer we were told about */
 	DROP_NO_ENDPOINT,    /* packet to send but no peer address known yet */
 	DROP_TUN_WRITE,      /* the kernel refused the packet on the TUN */
-	DROP_UDP_SEND,       /* the kernel refused the datagram (buffer full, no route, ...) */
+	DROP_UDP_SEND,       /* the kernel refused the datagram (buffer full, ...; not below) */
 	DROP_TUN_NOT_IP,     /* the TUN gave us something that is not IPv4/IPv6 */
 	DROP_NO_ROUTE,       /* no peer's allowed IPs cover the destination */
 	DROP_UNKNOWN_INDEX,  /* data for a session we do not have */
@@ -44,6 +44,8 @@ enum drop_reason {
 	DROP_TCP_QUEUE_FULL, /* TCP: the connection's send queue is full (a slow reader) */
 	DROP_TCP_TOO_MANY,   /* TCP: a connection refused: the table is full */
 	DROP_STAGED_OVERSIZED, /* larger than the slots of packets already waiting (the MTU grew) */
+	DROP_UDP_SEND_BLOCKED, /* the kernel refused the datagram with EPERM: a firewall rule */
+	DROP_UDP_SEND_UNREACHABLE, /* no route or interface to the peer (ENETUNREACH, ...) */
 	DROP_REASON_COUNT
 };
 

@@ -84,7 +84,8 @@ struct transport_ops {
 	int (*recv_batch)(struct transport *t, uint8_t *const *bufs, size_t buf_size, int nbufs,
 			  struct transport_rx *out, int max_out);
 	/* Sends tx[0..count). Returns how many datagrams the kernel accepted; a datagram that
-	 * fails costs only itself (the rest are still sent) and is counted under DROP_UDP_SEND. */
+	 * fails costs only itself (the rest are still sent) and is counted under DROP_UDP_SEND,
+	 * DROP_UDP_SEND_BLOCKED or DROP_UDP_SEND_UNREACHABLE by its errno. */
 	int (*send_batch)(struct transport *t, const struct transport_tx *tx, int count);
 	/* SO_MARK for policy routing (0 clears): 0 or -errno. */
 	int (*set_mark)(struct transport *t, uint32_t mark);

@@ -276,9 +276,28 @@ static void count_sent(struct transport *t, int packets, size_t bytes)
 	stats_add(&t->stats->tx_bytes, bytes);
 }
 
+/* Why the kernel refused a datagram, as an operator would look for it: a firewall, routing, or
+ * the rest (a full buffer, a bad address). */
+static enum drop_reason send_drop_reason(int err)
+{
+	switch (err) {
+	case EPERM:
+		return DROP_UDP_SEND_BLOCKED;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+	case ENODEV:
+	case EADDRNOTAVAIL:
+		return DROP_UDP_SEND_UNREACHABLE;
+	default:
+		return DROP_UDP_SEND;
+	}
+}
+
 static void count_failed(struct transport *t, const struct dgram_addr *to, int count, int err)
 {
-	stats_drop(t->stats, DROP_UDP_SEND, (uint64_t)count);
+	stats_drop(t->stats, send_drop_reason(err), (uint64_t)count);
 	log_send_error(to, count, err);
 }
 

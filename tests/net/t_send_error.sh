@@ -3,7 +3,7 @@
 # alternates between them; an nftables output rule makes every datagram to p1 fail with EPERM.
 # p2 must receive as many packets as in a control run without the rule (before the fix, a failed
 # datagram dropped the rest of its sendmmsg batch: p2 got a few percent). The failures are
-# counted as udp_send and logged at a limited rate.
+# counted as udp_send_blocked (EPERM) and logged at a limited rate.
 #
 #   p1 (192.0.2.2) ── s (192.0.2.1 | 198.51.100.1) ── p2 (198.51.100.2)
 . "$(dirname "$0")/lib.sh"
@@ -80,13 +80,13 @@ at s nft -f - <<-NFT
 		}
 	}
 NFT
-before=$(drop_count "$(myvpn_drops "$S" s)" udp_send)
+before=$(drop_count "$(myvpn_drops "$S" s)" udp_send_blocked)
 blocked=$(burst)
-after=$(drop_count "$(myvpn_drops "$S" s)" udp_send)
-log "with p1 blocked: p2 received $blocked of 10000, udp_send drops $before -> $after"
+after=$(drop_count "$(myvpn_drops "$S" s)" udp_send_blocked)
+log "with p1 blocked: p2 received $blocked of 10000, udp_send_blocked drops $before -> $after"
 [ "$blocked" -ge $(( control * 95 / 100 )) ] ||
 	fail "p2 lost packets because p1's sends failed: $blocked against $control"
-[ $(( after - before )) -ge 9000 ] || fail "p1's failed datagrams were not counted as udp_send"
+[ $(( after - before )) -ge 9000 ] || fail "p1's failed datagrams were not counted as udp_send_blocked"
 lines=$(grep -c "cannot send" "$TMP/s.log" || true)
 [ "$lines" -le 20 ] || fail "the send error was logged $lines times: not rate-limited"
 kill -0 "$S" || fail "the server died"
