@@ -108,7 +108,7 @@ struct wg_peer {
 	uint32_t promote_index;
 	/* Packets waiting for a session, oldest first, each at SLOT_HEADROOM in a stage slot. */
 	uint8_t *staged;
-	size_t stage_slot_size; /* atomic: for new staging buffers, from the MTU (wg_device_set_mtu) */ /* of staged, sized by the MTU when it was allocated */
+	size_t stage_slot_size; /* of staged, sized by the MTU when it was allocated */
 	uint16_t staged_len[MAX_STAGED_PACKETS];
 	unsigned int staged_first, staged_count;
 	/* Under dev->requests_lock. */
@@ -136,7 +136,7 @@ struct wg_device {
 	unsigned int peer_count, next_peer_id;
 	struct engine *engine; /* set by wg_device_start */
 	unsigned int cipher_slots; /* workers + 1 */
-	size_t stage_slot_size;
+	size_t stage_slot_size; /* atomic: for new staging buffers, from the MTU (wg_device_set_mtu) */
 	struct loop_timer timer;   /* the earliest deadline over all peers */
 	uint64_t worker_deadline_ns; /* atomic: an earlier deadline set off the timer (workers, UAPI) */
 	uint64_t prng;             /* the control thread's jitter */
