@@ -1,8 +1,8 @@
 /* UDP or TCP for each peer, in the device's transport mode (control thread only).
  *
  * udp: every peer over UDP.  tcp: peers with a configured endpoint over TCP (a connection we
- * open to that address and port).  auto (the default): UDP first; when an initiation over UDP
- * goes unanswered for REKEY_TIMEOUT (its retry is due), the peer moves to TCP; a cookie reply
+ * open to that address and port).  auto (the default): UDP first; when two initiations over UDP
+ * in a row go unanswered for REKEY_TIMEOUT each (10 s in all), the peer moves to TCP; a cookie reply
  * over UDP is an answer (the peer is under load, the path works). While handshakes keep failing
  * on TCP too (a peer without a TCP listener, or down), retries alternate between the two. While on TCP,
  * every WG_UDP_PROBE_INTERVAL one initiation goes over UDP instead: if its response comes back
@@ -15,6 +15,7 @@
 #include "log.h"
 
 #define WG_UDP_PROBE_INTERVAL_NS (30ull * 1000000000ull)
+enum { WG_UDP_TRIES_BEFORE_TCP = 2 };
 
 const char *wg_transport_name(const struct dgram_addr *ep)
 {
@@ -43,9 +44,16 @@ void wg_transport_pick(struct wg_peer *p, bool is_retry, struct dgram_addr *to)
 	p->initiation_ns = now;
 	if (p->dev->transport != TRANSPORT_MODE_AUTO)
 		return;
-	/* A cookie reply since the last initiation means UDP gets through: keep retrying there. */
-	if (p->endpoint.kind == TRANSPORT_UDP && is_retry && p->udp_answer_ns < last) {
+	/* A cookie reply since the last initiation means UDP gets through: keep retrying there.
+	 * One lost initiation is common (the peer was starting up, a queue overflowed): only a
+	 * second unanswered one in a row moves the peer to TCP. */
+	if (p->endpoint.kind == TRANSPORT_UDP && (!is_retry || p->udp_answer_ns >= last))
+		p->udp_unanswered = 0;
+	if (p->endpoint.kind == TRANSPORT_UDP && is_retry && p->udp_answer_ns < last &&
+	    ++p->udp_unanswered >= WG_UDP_TRIES_BEFORE_TCP) {
 		struct dgram_addr tcp = { .remote = p->endpoint.remote, .kind = TRANSPORT_TCP };
+
+		p->udp_unanswered = 0;
 
 		log_info("peer %u: no handshake answer over UDP; trying TCP", p->id);
 		wg_peer_move(p, &tcp);
