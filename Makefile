@@ -1,5 +1,5 @@
 # myvpn: plain Makefile in the wireguard-tools manner.
-# Targets: all check unit nettest install demo bench fuzz clean.  V=1 for verbose, DEBUG=yes for -O0 -g.
+# Targets: all check unit nettest install demo bench bench-crypto fuzz clean.  V=1 for verbose, DEBUG=yes for -O0 -g.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -107,8 +107,16 @@ demo: deps
 	$(Q)scripts/demo
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all build/bench/crypto
+	$(Q)build/bench/crypto
 	$(Q)bench/run
+
+# ChaCha20-Poly1305 per-packet cost, each way of calling the libraries (no root, ~10 s).
+build/bench/crypto: bench/crypto.c build/wgcrypto.o
+	$(Q)mkdir -p build/bench
+	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench-crypto: build/bench/crypto
+	$(Q)build/bench/crypto
 
 # Tools of the netns tests: the handshake flooder of t_wg_flood.sh, with myvpn's own mac1.
 build/tools/hsflood: tests/net/tools/hsflood.c build/noise.o build/wgcrypto.o
@@ -132,6 +140,6 @@ check-tsan: tsan
 clean:
 	rm -rf build myvpn myvpn_nat
 
-.PHONY: all check test deps unit nettest install demo bench fuzz clean
+.PHONY: all check test deps unit nettest install demo bench bench-crypto fuzz clean
 -include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
 .SECONDARY:
