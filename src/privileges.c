@@ -44,6 +44,19 @@ int privileges_lookup(struct privileges *p, const char *user, char *err, size_t 
 	return 0;
 }
 
+/* capng_change_id's return codes (its man page), none of them an errno. */
+static const char *change_id_step(int ret)
+{
+	static const char *const steps[] = {
+		"libcap-ng's set-up", "keeping capabilities across the uid change",
+		"applying the capabilities", "changing the gid", "dropping the supplementary groups",
+		"changing the uid", "dropping keep-caps", "clearing the bounding set",
+		"dropping CAP_SETPCAP",
+	};
+
+	return ret <= -1 && ret >= -9 ? steps[-ret - 1] : "the switch";
+}
+
 int privileges_drop(const struct privileges *p, bool bind_service, char *err, size_t errlen)
 {
 	int ret;
@@ -57,10 +70,8 @@ int privileges_drop(const struct privileges *p, bool bind_service, char *err, si
 		ret = capng_change_id((int)p->uid, (int)p->gid,
 				      CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING);
 	if (ret) {
-		/* libcap-ng's codes say which step failed; none of them is an errno */
-		snprintf(err, errlen, "cannot switch to user '%s' (uid %u, gid %u) keeping CAP_NET_ADMIN%s: step %d failed (are we root?)",
-			 p->name, (unsigned)p->uid, (unsigned)p->gid,
-			 bind_service ? " and CAP_NET_BIND_SERVICE" : "", -ret);
+		snprintf(err, errlen, "cannot switch to user '%s' (uid %u, gid %u): %s failed; this needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP",
+			 p->name, (unsigned)p->uid, (unsigned)p->gid, change_id_step(ret));
 		return -EPERM;
 	}
 	log_info("running as user %s (uid %u, gid %u) with CAP_NET_ADMIN%s only", p->name,
