@@ -5,6 +5,8 @@
 # CAP_NET_BIND_SERVICE was kept), the gateway's teardown puts ip_forward back, a forbidden
 # syscall kills the process with SIGSYS, and --no-sandbox leaves seccomp off.
 . "$(dirname "$0")/lib.sh"
+# A daemon running as nobody cannot remove its socket from root's directory: we do.
+trap 'rm -f /var/run/wireguard/"$P"-t[abcd].sock; cleanup' EXIT
 topo_direct
 wg_keys a; wg_keys b
 NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
