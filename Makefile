@@ -7,14 +7,14 @@ SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libcrypto libsodium libmnl libsystemd libnftables
+PKGS := libcrypto libsodium libmnl libsystemd libnftables libcap-ng libseccomp
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
 CFLAGS := -O0 -g
 endif
 CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables -lcap-ng -lseccomp) -pthread
 
 ifneq ($(V),1)
 Q = @

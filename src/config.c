@@ -300,6 +300,18 @@ static int set_gateway(struct parser *p, char *value)
 	return 0;
 }
 
+/* myvpn's own: the user to become after set-up; looked up by the caller. */
+static int set_user(struct parser *p, char *value)
+{
+	size_t len = strlen(value);
+
+	if (!len || len >= sizeof(p->cfg.user) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+		return fail(p, "User " QUOTE " is not a user name", value);
+	strcpy(p->cfg.user, value);
+	return 0;
+}
+
 /* Table = off: no routes at all, so no full tunnel either; other values are wg-quick's. */
 static int set_table(struct parser *p, char *value)
 {
@@ -470,6 +482,7 @@ static const struct key_handler interface_keys[] = {
 	{ "DNS", ignore_value },
 	{ "Table", set_table },
 	{ "Gateway", set_gateway },
+	{ "User", set_user },
 	{ "PreUp", ignore_value },
 	{ "PostUp", ignore_value },
 	{ "PreDown", ignore_value },

@@ -129,6 +129,8 @@ static int read_sysctl(const char *path)
 	return n > 0 ? atoi(buf) : -1;
 }
 
+/* Also after --user: the kernel lets CAP_NET_ADMIN write its network namespace's net.*
+ * sysctls as root could, so the teardown as nobody still puts forwarding back. */
 static int write_sysctl(const char *path, int value)
 {
 	char buf[16];

@@ -12,6 +12,8 @@
 #include "notify.h"
 #include "options.h"
 #include "plain.h"
+#include "privileges.h"
+#include "sandbox.h"
 #include "show.h"
 #include "engine.h"
 #include "gateway.h"
@@ -66,6 +68,9 @@ struct tunnel {
 	size_t gateway_extra_count;
 	struct gateway gw;
 	struct route_all ra;
+	/* Least privilege once set up: --user or User (has_user), and the sandbox. */
+	bool has_user, sandbox;
+	struct privileges user;
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -238,6 +243,43 @@ static void close_exit(struct tunnel *t)
 	gateway_close(&t->gw);
 }
 
+static bool privileged_port(int port)
+{
+	return port > 0 && port < 1024;
+}
+
+/* Whether a rebind (wg set listen-port, or the same port again after a link change) needs
+ * CAP_NET_BIND_SERVICE: some port of ours is below 1024 already. */
+static bool needs_bind_service(const struct options *opts, struct engine *e)
+{
+	const union endpoint *m = &opts->metrics;
+	int mport = !opts->has_metrics ? 0 :
+		    ntohs(m->sa.sa_family == AF_INET ? m->in.sin_port : m->in6.sin6_port);
+
+	return privileged_port(transport_local_port(engine_sender(e)->transport)) ||
+	       (e->tcp && privileged_port(transport_tcp_port(e->tcp))) || privileged_port(mport);
+}
+
+/* Last set-up step, on the only thread: every fd the daemon needs is open. Threads created
+ * afterwards (the workers) inherit the user, the capabilities and the filter. */
+static int confine(const struct options *opts, struct tunnel *t, struct engine *e)
+{
+	char err[512];
+	int ret = 0;
+
+	if (t->has_user)
+		ret = privileges_drop(&t->user, needs_bind_service(opts, e), err, sizeof(err));
+	if (!ret && t->sandbox)
+		ret = sandbox_install(err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "myvpn: error: %s\n", err);
+		return ALREADY_REPORTED;
+	}
+	if (t->sandbox)
+		sandbox_test_forbidden();
+	return 0;
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
@@ -272,6 +314,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		t->wg.transport = opts->transport;
 		ret = tunnel_start(t, &engine);
 	}
+	if (!ret)
+		ret = confine(opts, t, &engine);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
 	if (!ret)
@@ -455,6 +499,19 @@ static void plan_exit(const struct options *opts, struct tunnel *t)
 			t->gateway_extra[t->gateway_extra_count++] = cfg->peers[i].allowed_ips[j];
 }
 
+/* --user wins over the file's User; looked up now, while /etc/passwd is reachable. */
+static int plan_privileges(const struct options *opts, struct tunnel *t, char *err,
+			   size_t errlen)
+{
+	const char *user = opts->user ? opts->user : t->cfg.user[0] ? t->cfg.user : NULL;
+
+	t->sandbox = !opts->no_sandbox;
+	if (!user)
+		return 0;
+	t->has_user = true;
+	return privileges_lookup(&t->user, user, err, errlen);
+}
+
 static int setup(struct device *dev, struct options *opts, struct tunnel *t, char *err,
 		 size_t errlen)
 {
@@ -468,6 +525,9 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		t->ops = &plain_ops;
 	}
 	plan_exit(opts, t);
+	ret = plan_privileges(opts, t, err, errlen);
+	if (ret)
+		return ret;
 	ret = device_open(dev, opts, worker_count(opts, t), err, errlen);
 	if (ret)
 		return ret;
@@ -546,6 +606,7 @@ int main(int argc, char **argv)
 		return show_main(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "down"))
 		return down_main(argc - 1, argv + 1);
+	sandbox_read_test_env();
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
 	log_init();

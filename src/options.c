@@ -27,6 +27,8 @@ enum long_only_option {
 	OPT_ALLOW_LAN,
 	OPT_TCP_PORT,
 	OPT_TRANSPORT,
+	OPT_USER,
+	OPT_NO_SANDBOX,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +55,8 @@ static const struct option long_options[] = {
 	{ "allow-lan", no_argument, NULL, OPT_ALLOW_LAN },
 	{ "tcp-port", required_argument, NULL, OPT_TCP_PORT },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -228,6 +232,14 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 			return fail(err, errlen, "invalid --transport '%s' (udp, tcp or auto)", arg);
 		o->transport_set = true;
 		return 0;
+	case OPT_USER:
+		if (!*arg)
+			return fail(err, errlen, "--user needs a user name");
+		o->user = arg;
+		return 0;
+	case OPT_NO_SANDBOX:
+		o->no_sandbox = true;
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -374,6 +386,8 @@ void options_usage(FILE *out, const char *prog)
 		"      --tcp-port PORT     also listen on TCP PORT (default: the UDP port; 0 = off)\n"
 		"      --transport MODE    udp, tcp or auto (default: UDP, TCP when UDP is blocked)\n"
 		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"      --user USER         after set-up, run as USER with CAP_NET_ADMIN only\n"
+		"      --no-sandbox        no seccomp filter, no no_new_privs (debugging)\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGHUP reloads a -c file, SIGUSR1 prints counters.\n",

@@ -63,6 +63,9 @@ struct options {
 	int tcp_port;
 	enum transport_mode transport;
 	bool transport_set;
+	/* --user USER: run as USER after set-up (overrides the file's User); NULL = stay. */
+	const char *user;
+	bool no_sandbox; /* --no-sandbox: no no_new_privs, no seccomp filter (debugging) */
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

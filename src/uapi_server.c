@@ -335,11 +335,15 @@ static void sweep(struct uapi_server *s, uint64_t now)
 	}
 }
 
+/* After --user, a directory only root may search hides the file (EACCES): we cannot tell,
+ * so we assume it is still ours rather than shut down. */
 static bool socket_file_is_ours(const struct uapi_server *s)
 {
 	struct stat st;
 
-	return stat(s->path, &st) == 0 && st.st_dev == s->st_dev && st.st_ino == s->st_ino;
+	if (stat(s->path, &st) < 0)
+		return errno == EACCES;
+	return st.st_dev == s->st_dev && st.st_ino == s->st_ino;
 }
 
 /* Once a second: close idle and slow clients, and notice the socket file deleted or replaced;
@@ -485,8 +489,11 @@ void uapi_server_close(struct uapi_server *s)
 	s->reserve_fd = -1;
 	if (s->fd < 0)
 		return;
-	if (socket_file_is_ours(s))
-		unlink(s->path);
+	/* After --user the directory is root's: the file stays, and the next start, which
+	 * finds nobody listening on it, replaces it. */
+	if (socket_file_is_ours(s) && unlink(s->path) < 0)
+		log_debug("uapi: cannot remove %s: %s (the next start replaces it)", s->path,
+			  strerror(errno));
 	close(s->fd);
 	s->fd = -1;
 }

@@ -1,46 +1,81 @@
 #!/bin/bash
-# Privilege errors name their real cause, and the documented non-root way works:
-# - a user who may not open /dev/net/tun is told its mode and owner (not "needs CAP_NET_ADMIN");
-# - a non-root user with CAP_NET_ADMIN and access to the TUN node is told that the control
-#   socket directory is not writable, and how to fix it;
-# - with that directory its own, the same user runs `myvpn IF` and `wg show` answers.
-# The TUN node and the directory are swapped only inside a private mount namespace.
+# Least privilege: --user nobody (a) and User = nobody in the file (b, on UDP port 500 below
+# 1024) leave the daemon with that uid, exactly the capabilities it keeps, no_new_privs and a
+# seccomp filter. The tunnel pings, `wg set listen-port` rebinds (below 1024 only where
+# CAP_NET_BIND_SERVICE was kept), the gateway's teardown puts ip_forward back, a forbidden
+# syscall kills the process with SIGSYS, and --no-sandbox leaves seccomp off.
 . "$(dirname "$0")/lib.sh"
-ns_add a
-as_nobody() {
-	ip netns exec "$NSNAME" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		--inh-caps=+net_admin --ambient-caps=+net_admin "$@"
+# A daemon running as nobody cannot remove its socket from root's directory: we do.
+trap 'rm -f /var/run/wireguard/"$P"-t[abcd].sock; cleanup' EXIT
+topo_direct
+wg_keys a; wg_keys b
+NOBODY=$(id -u nobody) NOGROUP=$(id -g nobody)
+NET_ADMIN=0000000000001000 NET_ADMIN_BIND=0000000000001400
+
+wg_conf a b 10.21.0.1/24 10.21.0.2/32 192.0.2.2:500 "PersistentKeepalive = 1"
+sed -i "/^\[Interface\]/a Gateway = $P-a" "$TMP/a.conf"
+WG_PORT=500 wg_conf b a 10.21.0.2/24 10.21.0.1/32 192.0.2.1:51820
+sed -i "/^\[Interface\]/a User = nobody" "$TMP/b.conf"
+bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta" --user nobody --workers 2
+A_PID=$BG_PID
+bg b b "$MYVPN" -c "$TMP/b.conf" -i "$P-tb" --workers 2
+B_PID=$BG_PID
+wait_ready a; wait_ready b
+wait_until 5 grep -q "running as user nobody" "$TMP/a.log" || fail "a did not switch user: $(cat "$TMP/a.log")"
+
+# status PID FIELD: one line of /proc/PID/status, tabs as spaces
+status() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr '\t' ' '; }
+check_confined() {
+	local pid=$1 caps=$2 name=$3
+	[ "$(status "$pid" Uid)" = "$NOBODY $NOBODY $NOBODY $NOBODY" ] || fail "$name: Uid $(status "$pid" Uid)"
+	[ "$(status "$pid" Gid)" = "$NOGROUP $NOGROUP $NOGROUP $NOGROUP" ] || fail "$name: Gid $(status "$pid" Gid)"
+	[ -z "$(status "$pid" Groups)" ] || fail "$name: supplementary groups kept: $(status "$pid" Groups)"
+	[ "$(status "$pid" CapEff)" = "$caps" ] || fail "$name: CapEff $(status "$pid" CapEff), not $caps"
+	[ "$(status "$pid" CapPrm)" = "$caps" ] || fail "$name: CapPrm $(status "$pid" CapPrm), not $caps"
+	[ "$(status "$pid" CapBnd)" = 0000000000000000 ] || fail "$name: CapBnd $(status "$pid" CapBnd)"
+	[ "$(status "$pid" NoNewPrivs)" = 1 ] || fail "$name: NoNewPrivs $(status "$pid" NoNewPrivs)"
+	[ "$(status "$pid" Seccomp)" = 2 ] || fail "$name: Seccomp $(status "$pid" Seccomp)"
+	# every thread, workers included
+	for t in /proc/"$pid"/task/*; do
+		grep -q "^CapEff:[[:space:]]*$caps$" "$t/status" || fail "$name: thread $t keeps more"
+		grep -q "^Seccomp:[[:space:]]*2$" "$t/status" || fail "$name: thread $t unfiltered"
+	done
 }
+check_confined "$A_PID" "$NET_ADMIN" a
+check_confined "$B_PID" "$NET_ADMIN_BIND" b
+ping_eventually a 10 10.21.0.2 || fail "no ping through the tunnel: $(cat "$TMP/a.log")"
+# the control socket: still root's 0600, still served
+[ "$(stat -c '%U %a' "/var/run/wireguard/$P-ta.sock")" = "root 600" ] || fail "socket is $(stat -c '%U %a' "/var/run/wireguard/$P-ta.sock")"
+[ "$(at a sysctl -n net.ipv4.ip_forward)" = 1 ] || fail "the gateway did not turn on forwarding"
 
-# 1. /dev/net/tun is 0600 root here, or made so in a private mount namespace
-mknod "$TMP/tun600" c 10 200; chmod 600 "$TMP/tun600"
-mknod "$TMP/tun666" c 10 200; chmod 666 "$TMP/tun666"
-mkdir -m 755 "$TMP/run"; chown nobody "$TMP/run"
-export -f as_nobody; export P TMP MYVPN
-export NSNAME=$(ns a)
-out=$(unshare -m --propagation private bash -c '
-	mount --bind "$TMP/tun600" /dev/net/tun
-	as_nobody "$MYVPN" -f "$P-n1"' 2>&1) && fail "myvpn started without access to /dev/net/tun"
-log "no access to the TUN node: $out"
-grep -q "cannot open /dev/net/tun: Permission denied (mode 0600, owner uid 0" <<<"$out" ||
-	fail "the message does not name the mode of /dev/net/tun: $out"
-grep -q "CAP_NET_ADMIN" <<<"$out" && fail "the message still blames CAP_NET_ADMIN: $out"
+# Rebinding after the drop: a high port anywhere, a low one only with CAP_NET_BIND_SERVICE.
+at a wg set "$P-ta" listen-port 51999 || fail "wg set listen-port failed after --user: $(tail -5 "$TMP/a.log")"
+[ "$(at a wg show "$P-ta" listen-port)" = 51999 ] || fail "listen-port did not change"
+! at a wg set "$P-ta" listen-port 600 2>/dev/null || fail "a rebound to port 600 without CAP_NET_BIND_SERVICE"
+at b wg set "$P-tb" listen-port 501 || fail "b could not rebind to 501: $(tail -5 "$TMP/b.log")"
+at a wg set "$P-ta" peer "$(cat "$TMP/b.pub")" endpoint 192.0.2.2:501
+sleep 1
+ping_eventually a 5 10.21.0.2 || fail "no ping after the rebinds"
+ping_ok b 10.21.0.1 || fail "no ping from b after the rebinds"
 
-# 2. the TUN node is open to all, the socket directory is root's
-out=$(unshare -m --propagation private bash -c '
-	mount --bind "$TMP/tun666" /dev/net/tun
-	as_nobody "$MYVPN" -f "$P-n2"' 2>&1) && fail "myvpn started without a writable socket directory"
-log "no writable socket directory: $out"
-grep -q "cannot open /var/run/wireguard/$P-n2.sock: Permission denied (the directory must be writable" <<<"$out" ||
-	fail "the message does not name the socket directory: $out"
+# Teardown as nobody: clean exit, forwarding back to 0, the gateway table gone.
+stop_pid "$A_PID"
+[ "$STOPPED_STATUS" = 0 ] || fail "a exited with $STOPPED_STATUS: $(tail -5 "$TMP/a.log")"
+[ "$(at a sysctl -n net.ipv4.ip_forward)" = 0 ] || fail "ip_forward not restored: $(tail -5 "$TMP/a.log")"
+! at a nft list table inet "myvpn-$P-ta" >/dev/null 2>&1 || fail "the gateway table is left behind"
 
-# 3. the same, with a socket directory of its own: it works
-unshare -m --propagation private bash -c '
-	mount --bind "$TMP/tun666" /dev/net/tun
-	mount --bind "$TMP/run" /var/run/wireguard
-	as_nobody "$MYVPN" "$P-n3" 2>"$TMP/n3.log" || exit 1
-	wg show "$P-n3" >"$TMP/n3.show" || exit 2
-	rm "/var/run/wireguard/$P-n3.sock"' || fail "non-root with CAP_NET_ADMIN: status $? $(cat "$TMP/n3.log")"
-grep -q "listening port" "$TMP/n3.show" || fail "wg show: $(cat "$TMP/n3.show")"
-log "non-root with CAP_NET_ADMIN, its own /var/run/wireguard: serves wg show"
-log "ok"
+# A syscall outside the allowlist kills the process (SIGSYS: 128 + 31).
+bg c a env MYVPN_TEST_FORBIDDEN_SYSCALL=1 "$MYVPN" -c "$TMP/a.conf" -i "$P-tc" --user nobody
+C_PID=$BG_PID
+status_c=0; wait "$C_PID" 2>/dev/null || status_c=$?
+[ "$status_c" = 159 ] || fail "forbidden syscall: exit status $status_c, not 159 (SIGSYS): $(tail -3 "$TMP/c.log")"
+
+# --no-sandbox: the user switch alone.
+bg d a "$MYVPN" -c "$TMP/a.conf" -i "$P-td" --user nobody --no-sandbox
+D_PID=$BG_PID
+wait_ready d
+wait_until 5 grep -q "running as user nobody" "$TMP/d.log" || fail "d did not switch user"
+[ "$(status "$D_PID" Seccomp)" = 0 ] || fail "--no-sandbox: Seccomp $(status "$D_PID" Seccomp)"
+[ "$(status "$D_PID" NoNewPrivs)" = 0 ] || fail "--no-sandbox: NoNewPrivs $(status "$D_PID" NoNewPrivs)"
+[ "$(status "$D_PID" CapEff)" = "$NET_ADMIN" ] || fail "--no-sandbox: CapEff $(status "$D_PID" CapEff)"
+log "ok: uid nobody, CapEff $NET_ADMIN / $NET_ADMIN_BIND, NoNewPrivs 1, Seccomp 2; rebind, teardown, SIGSYS"

@@ -205,6 +205,8 @@ static void lenient_forms(void **state)
 	config_free(&cfg);
 	assert_int_equal(parse_str(&cfg, "[Interface]\nFwMark = 0xffffffff\n", &err), 0);
 	assert_int_equal(cfg.fwmark, UINT32_MAX);
+	config_free(&cfg);	assert_int_equal(parse_str(&cfg, "[Interface]\nUser = nobody\nUser = myvpn-1.x\n", &err), 0);
+	assert_string_equal(cfg.user, "myvpn-1.x"); /* the last one wins */
 	config_free(&cfg);
 }
 
@@ -277,6 +279,9 @@ static const struct bad_case bad_cases[] = {
 	{ IFACE "Workers = auto\n", 2, "Workers 'auto' is not a number" },
 	{ IFACE "Workers =\n", 2, "Workers '' is not a number" },
 	{ PEER2 "Workers = 4\n", 3, "unknown key 'Workers' in [Peer]" },
+	{ IFACE "User = no body\n", 2, "User 'no body' is not a user name" },
+	{ IFACE "User =\n", 2, "User '' is not a user name" },
+	{ IFACE "User = ../root\n", 2, "User '../root' is not a user name" },
 	{ IFACE "FwMark = 0x100000000\n", 2, "FwMark '0x100000000' out of range" },
 	{ IFACE "FwMark = 0x\n", 2, "FwMark '0x' is not a number" },
 	{ IFACE "FwMark = 0x0x5\n", 2, "FwMark '0x0x5' is not a number" },

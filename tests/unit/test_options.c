@@ -173,6 +173,25 @@ static void transport_options(void **state)
 	assert_non_null(strstr(err, "--tcp-port"));
 }
 
+/* --user and --no-sandbox: allowed in every form, -c and IFNAME included. */
+static void privilege_options(void **state)
+{
+	struct options o;
+	char err[256] = "";
+
+	assert_int_equal(parse(&o, true, err, "-s|51820"), 0);
+	assert_null(o.user);
+	assert_false(o.no_sandbox);
+	assert_int_equal(parse(&o, true, err, "-c|wg0.conf|--user|nobody|--no-sandbox"), 0);
+	assert_string_equal(o.user, "nobody");
+	assert_true(o.no_sandbox);
+	assert_int_equal(parse(&o, false, err, "--user|65534|wg0"), 0);
+	assert_string_equal(o.user, "65534");
+	assert_true(o.uapi_only);
+	assert_int_equal(parse(&o, true, err, "-s|1|--user|"), -EINVAL);
+	assert_non_null(strstr(err, "--user"));
+}
+
 static void ifname_rules(void **state)
 {
 	assert_true(options_ifname_valid("tun0"));
@@ -217,6 +236,7 @@ int main(void)
 		cmocka_unit_test(errors_are_one_clear_line),
 		cmocka_unit_test(workers_option),
 		cmocka_unit_test(transport_options),
+		cmocka_unit_test(privilege_options),
 		cmocka_unit_test(ifname_rules),
 		cmocka_unit_test(exit_options),
 	};
