@@ -137,9 +137,14 @@ check-tsan: tsan
 .PHONY: tsan check-tsan
 -include $(TSAN_OBJS:.o=.d)
 
+# At least 10 minutes of traffic with handshake, peer and key churn; fails when memory or fds
+# keep growing (SOAK_SECONDS, SOAK_SAMPLE). Not part of check.
+soak: all
+	$(Q)tests/soak.sh
+
 clean:
 	rm -rf build myvpn myvpn_nat
 
-.PHONY: all check test deps unit nettest install demo bench bench-crypto fuzz clean
+.PHONY: all check test deps unit nettest install demo bench bench-crypto fuzz soak clean
 -include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d)
 .SECONDARY:
