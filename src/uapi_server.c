@@ -374,10 +374,12 @@ static void on_timer(struct loop_timer *t)
 	}
 }
 
+/* 0700: only root reaches the sockets, whatever their own mode. A directory that exists (made
+ * by wireguard-go, systemd's RuntimeDirectory or an operator) is left as it is. */
 static int make_dir(const char *dir)
 {
-	if (mkdir(dir, 0755) == 0)
-		return chmod(dir, 0755) < 0 ? -errno : 0; /* whatever the umask */
+	if (mkdir(dir, 0700) == 0)
+		return chmod(dir, 0700) < 0 ? -errno : 0; /* whatever the umask */
 	return errno == EEXIST ? 0 : -errno;
 }
 

@@ -88,7 +88,7 @@ struct uapi_server {
 };
 
 /*
- * Creates dir (NULL = UAPI_DEFAULT_DIR, mode 0755) and dir/IFNAME.sock (0600), listening on
+ * Creates dir (NULL = UAPI_DEFAULT_DIR, mode 0700 if it is new) and dir/IFNAME.sock (0600), listening on
  * loop. Fails with -EADDRINUSE if a live server already answers there; a stale socket file is
  * replaced. Registers a loop timer, which loops cannot unregister: s must outlive loop_run,
  * and open it once per loop. 0 or -errno.
