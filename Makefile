@@ -1,5 +1,7 @@
 # myvpn: plain Makefile in the wireguard-tools manner.
-# Targets: all check unit nettest install demo bench bench-crypto fuzz clean.  V=1 for verbose, DEBUG=yes for -O0 -g.
+# Targets: all check unit nettest install demo bench bench-crypto fuzz clean.  V=1 for verbose,
+# DEBUG=yes adds -O0 -g to CFLAGS. CFLAGS and LDFLAGS are the user's (make CFLAGS=-O1 replaces
+# only the default -O2 -g); what the code needs to build at all is in MYVPN_CFLAGS, first.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -10,10 +12,11 @@ CC ?= cc
 PKGS := libcrypto libsodium libmnl libsystemd libnftables libcap-ng libseccomp
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
-CFLAGS := -O0 -g
+override CFLAGS += -O0 -g
 endif
-CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
-CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+MYVPN_CFLAGS := -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
+MYVPN_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(MYVPN_CFLAGS) $(CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables -lcap-ng -lseccomp) -pthread
 
 ifneq ($(V),1)
@@ -44,13 +47,13 @@ myvpn_nat: myvpn
 	$(Q)ln -sf myvpn $@
 
 build/%.o: src/%.c | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/san/%.o: src/%.c | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/unit/%: tests/unit/%.c $(SAN_LIB_OBJS) | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 $(SAN) $(LDFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka
 
 build:
 	$(Q)mkdir -p build/san build/unit
@@ -114,14 +117,14 @@ bench: deps
 # ChaCha20-Poly1305 per-packet cost, each way of calling the libraries (no root, ~10 s).
 build/bench/crypto: bench/crypto.c build/wgcrypto.o
 	$(Q)mkdir -p build/bench
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bench-crypto: build/bench/crypto
 	$(Q)build/bench/crypto
 
 # Tools of the netns tests: the handshake flooder of t_wg_flood.sh, with myvpn's own mac1.
 build/tools/hsflood: tests/net/tools/hsflood.c build/noise.o build/wgcrypto.o
 	$(Q)mkdir -p build/tools
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 test nettest: build/tools/hsflood
 
 # ThreadSanitizer: build/tsan/myvpn, and t_workers.sh run against it (tests/net/tsan-workers.sh).
@@ -131,7 +134,7 @@ build/tsan/myvpn: $(TSAN_OBJS)
 	$(call qecho,LD,$@)$(CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LDLIBS)
 build/tsan/%.o: src/%.c
 	$(Q)mkdir -p build/tsan
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 -g -fsanitize=thread -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -c -o $@ $<
 check-tsan: tsan
 	$(Q)tests/net/tsan-workers.sh
 .PHONY: tsan check-tsan
