@@ -19,7 +19,7 @@ logs=$(cd "$logs" && pwd)
 MYVPN=$ROOT/build/asan/myvpn MYVPN_NAT=$ROOT/build/asan/myvpn_nat KEEP_LOGS=$logs NET_TESTS="$*" \
 	ASAN_OPTIONS="halt_on_error=1 detect_leaks=1 log_path=$logs/sanitizer ${ASAN_OPTIONS:-}" \
 	UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1 log_path=$logs/sanitizer ${UBSAN_OPTIONS:-}" \
-	"$ROOT/tests/run-all"
+	env -u SANITIZED -u TSAN -u WORKERS1_TESTS -u FUZZ_BINS "$ROOT/tests/run-all"
 rc=$?
 
 # A report in a file of its own, or in a log (a sanitizer started before log_path applied).
