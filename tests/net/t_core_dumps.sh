@@ -1,6 +1,7 @@
 #!/bin/bash
 # A crash writes no key to disk. myvpn (-c, a peer with a preshared key) runs with its key
-# pages locked (VmLck), and warns when it cannot lock them. With the test-only
+# pages locked (VmLck), and warns when it cannot lock them; a peer added under --user and the
+# sandbox is locked too (mlock allowed). With the test-only
 # MYVPN_TEST_ABORT_AFTER_START it aborts once up, in a directory of its own with
 # `ulimit -c unlimited`: no core file appears. The same with
 # --allow-core-dumps does leave a core, and that core holds the private key: the check can
@@ -45,6 +46,21 @@ else
 	stop_pid "$A"; [ "$STOPPED_STATUS" -eq 0 ] || fail "myvpn without mlock exited $STOPPED_STATUS"
 	log "without CAP_IPC_LOCK and RLIMIT_MEMLOCK: $(grep -o "cannot lock key memory.*" "$TMP/nolock.log")"
 fi
+
+# A peer added at run time has its keys locked too, under --user and the seccomp sandbox
+# (which must allow mlock: without it the daemon dies of SIGSYS here).
+wg_keys c
+bg sandboxed a "$MYVPN" -c "$TMP/a.conf" -i "$P-t" --user nobody
+A=$BG_PID
+wait_ready sandboxed
+wait_until 5 grep -q "running as user nobody" "$TMP/sandboxed.log" || fail "no change of user: $(cat "$TMP/sandboxed.log")"
+at a wg set "$P-t" peer "$(cat "$TMP/c.pub")" preshared-key "$TMP/psk" allowed-ips 10.42.0.3/32 ||
+	fail "wg set of a new peer failed: $(cat "$TMP/sandboxed.log")"
+sleep 0.3
+kill -0 "$A" 2>/dev/null || fail "myvpn died adding a peer under the sandbox: $(tail -3 "$TMP/sandboxed.log")"
+[ "$(at a wg show "$P-t" peers | wc -l)" -eq 2 ] || fail "the new peer is missing"
+stop_pid "$A"
+log "a peer added under --user and the sandbox: daemon alive"
 
 # crash NAME [FLAGS...]: myvpn aborts once up, in $TMP/NAME with core files allowed; its
 # exit status is left in STOPPED_STATUS.
