@@ -1,5 +1,7 @@
 # myvpn: plain Makefile in the wireguard-tools manner.
-# Targets: all check unit nettest install demo bench bench-crypto fuzz clean.  V=1 for verbose, DEBUG=yes for -O0 -g.
+# Targets: all check unit nettest install demo bench bench-crypto fuzz clean.  V=1 for verbose,
+# DEBUG=yes adds -O0 -g to CFLAGS. CFLAGS and LDFLAGS are the user's (make CFLAGS=-O1 replaces
+# only the default -O2 -g); what the code needs to build at all is in MYVPN_CFLAGS, first.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -10,10 +12,11 @@ CC ?= cc
 PKGS := libcrypto libsodium libmnl libsystemd libnftables libcap-ng libseccomp
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
-CFLAGS := -O0 -g
+override CFLAGS += -O0 -g
 endif
-CFLAGS += -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
-CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+MYVPN_CFLAGS := -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
+MYVPN_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(MYVPN_CFLAGS) $(CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables -lcap-ng -lseccomp) -pthread
 
 ifneq ($(V),1)
@@ -26,7 +29,7 @@ OBJS := $(SRCS:src/%.c=build/%.o)
 LIB_OBJS := $(filter-out build/main.o,$(OBJS))
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_OBJS := $(SRCS:src/%.c=build/san/%.o)
 SAN_LIB_OBJS := $(filter-out build/san/main.o,$(SAN_OBJS))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
@@ -44,13 +47,13 @@ myvpn_nat: myvpn
 	$(Q)ln -sf myvpn $@
 
 build/%.o: src/%.c | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 build/san/%.o: src/%.c | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c -o $@ $<
 
 build/unit/%: tests/unit/%.c $(SAN_LIB_OBJS) | build
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 $(SAN) $(LDFLAGS) -o $@ $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka
 
 build:
 	$(Q)mkdir -p build/san build/unit
@@ -85,11 +88,13 @@ check: deps
 
 # A short libFuzzer pass over every harness is part of the suite (CHECK_FUZZ_SECONDS each).
 CHECK_FUZZ_SECONDS ?= 10
-# The main netns scenarios run again with one worker thread, and t_workers under TSan.
+# The main netns scenarios run again with one worker thread, t_workers under TSan,
 WORKERS1_TESTS ?= p2p_seed nat_seed keepalive roaming uapi wg_interop wg_peers wg_security wg_quick
-test: all $(UNIT_BINS) $(FUZZ_BINS) build/tsan/myvpn
+# and these against the ASan+UBSan daemon (all of them: make check-sanitized).
+SANITIZED_CHECK_TESTS ?= wg_interop wg_security uapi roaming keepalive gateway
+test: all $(UNIT_BINS) $(FUZZ_BINS) build/tsan/myvpn build/asan/myvpn
 	$(Q)FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) WORKERS1_TESTS="$(WORKERS1_TESTS)" \
-		TSAN=1 tests/run-all $(UNIT_BINS)
+		TSAN=1 SANITIZED="$(SANITIZED_CHECK_TESTS)" tests/run-all $(UNIT_BINS)
 
 deps:
 	$(Q)scripts/install-deps
@@ -114,14 +119,14 @@ bench: deps
 # ChaCha20-Poly1305 per-packet cost, each way of calling the libraries (no root, ~10 s).
 build/bench/crypto: bench/crypto.c build/wgcrypto.o
 	$(Q)mkdir -p build/bench
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bench-crypto: build/bench/crypto
 	$(Q)build/bench/crypto
 
 # Tools of the netns tests: the handshake flooder of t_wg_flood.sh, with myvpn's own mac1.
 build/tools/hsflood: tests/net/tools/hsflood.c build/noise.o build/wgcrypto.o
 	$(Q)mkdir -p build/tools
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 test nettest: build/tools/hsflood
 
 # ThreadSanitizer: build/tsan/myvpn, and t_workers.sh run against it (tests/net/tsan-workers.sh).
@@ -131,7 +136,7 @@ build/tsan/myvpn: $(TSAN_OBJS)
 	$(call qecho,LD,$@)$(CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LDLIBS)
 build/tsan/%.o: src/%.c
 	$(Q)mkdir -p build/tsan
-	$(call qecho,CC,$@)$(CC) $(CFLAGS) -O1 -g -fsanitize=thread -c -o $@ $<
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) -O1 -g -fsanitize=thread -c -o $@ $<
 check-tsan: tsan
 	$(Q)tests/net/tsan-workers.sh
 .PHONY: tsan check-tsan
@@ -141,6 +146,24 @@ check-tsan: tsan
 # keep growing (SOAK_SECONDS, SOAK_SAMPLE). Not part of check.
 soak: all
 	$(Q)tests/soak.sh
+
+# AddressSanitizer + UndefinedBehaviorSanitizer: build/asan/myvpn (and its myvpn_nat link),
+# built with SAN_CC (clang: GCC 12's UBSan leaves misaligned member stores unchecked), and the
+# netns suite against it (tests/net/sanitized.sh: any sanitizer report fails the run).
+# SANITIZED_TESTS="uapi wg_security" limits the tests; the default is all of them.
+SAN_CC ?= clang
+ASAN_OBJS := $(SRCS:src/%.c=build/asan/%.o)
+asan: build/asan/myvpn
+build/asan/myvpn: $(ASAN_OBJS)
+	$(call qecho,LD,$@)$(SAN_CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(Q)ln -sf myvpn build/asan/myvpn_nat
+build/asan/%.o: src/%.c
+	$(Q)mkdir -p build/asan
+	$(call qecho,CC,$@)$(SAN_CC) $(MYVPN_CFLAGS) -O1 -g $(SAN) -c -o $@ $<
+check-sanitized: all asan build/tools/hsflood
+	$(Q)tests/net/sanitized.sh $(SANITIZED_TESTS)
+.PHONY: asan check-sanitized
+-include $(ASAN_OBJS:.o=.d)
 
 clean:
 	rm -rf build myvpn myvpn_nat

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "gateway.h"
 #include "route_all.h"
+#include "harden.h"
 #include "transport.h"
 #include "wg_config.h"
 #include "worker.h"
@@ -60,6 +61,7 @@ struct tunnel {
 	struct config cfg; /* encrypted mode: what the tunnel was built from */
 	const char *config_file;
 	int ready_fd; /* `myvpn IFNAME` in the background: tells the waiting parent we are up */
+	bool test_abort; /* MYVPN_TEST_ABORT_AFTER_START: tests only, see run() */
 	uint32_t fwmark; /* FwMark from a -c file */
 	/* Home as the exit: the server side (gateway) and the client side (route_all). */
 	bool gateway, route_all;
@@ -269,6 +271,10 @@ static int confine(const struct options *opts, struct tunnel *t, struct engine *
 
 	if (t->has_user)
 		ret = privileges_drop(&t->user, needs_bind_service(opts, e), err, sizeof(err));
+	/* A change of user made the process not dumpable again (fs.suid_dumpable); the sandbox
+	 * would refuse prctl later. */
+	if (!ret && t->has_user && opts->allow_core_dumps && harden_core_dumps(true))
+		log_warn("cannot keep core dumps on after the change of user: %s", strerror(errno));
 	if (!ret && t->sandbox)
 		ret = sandbox_install(err, sizeof(err));
 	if (ret) {
@@ -318,6 +324,11 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		ret = confine(opts, t, &engine);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
+	/* For the test that a crash leaves no core file with a key: keys loaded, tunnel up. */
+	if (!ret && t->test_abort) {
+		log_warn("MYVPN_TEST_ABORT_AFTER_START is set: aborting (a test-only trigger)");
+		abort();
+	}
 	if (!ret)
 		notify_ready(&notify);
 	if (!ret)
@@ -610,6 +621,11 @@ int main(int argc, char **argv)
 	parse_or_exit(&opts, argc, argv, prog);
 	log_threshold = opts.verbosity >= 1 ? LOGL_DEBUG : LOGL_INFO;
 	log_init();
+	/* Before any key is read: a core file would hold them all. */
+	ret = harden_core_dumps(opts.allow_core_dumps);
+	if (ret)
+		log_warn("cannot turn core dumps off: %s", strerror(-ret));
+	tunnel.test_abort = getenv("MYVPN_TEST_ABORT_AFTER_START") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	ret = wgcrypto_init(); /* a library without ChaCha20-Poly1305 or BLAKE2s fails here, once */
 	if (ret) {

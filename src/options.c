@@ -29,6 +29,7 @@ enum long_only_option {
 	OPT_TRANSPORT,
 	OPT_USER,
 	OPT_NO_SANDBOX,
+	OPT_ALLOW_CORE_DUMPS,
 };
 
 static const struct option long_options[] = {
@@ -57,6 +58,7 @@ static const struct option long_options[] = {
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "allow-core-dumps", no_argument, NULL, OPT_ALLOW_CORE_DUMPS },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -196,6 +198,9 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 		return 0;
 	case OPT_NO_OFFLOAD:
 		o->no_offload = true;
+		return 0;
+	case OPT_ALLOW_CORE_DUMPS:
+		o->allow_core_dumps = true;
 		return 0;
 	case OPT_WORKERS:
 		if (parse_int(arg, 1, CONFIG_WORKERS_MAX, &o->workers))
@@ -388,6 +393,7 @@ void options_usage(FILE *out, const char *prog)
 		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"      --user USER         after set-up, run as USER with CAP_NET_ADMIN only\n"
 		"      --no-sandbox        no seccomp filter, no no_new_privs (debugging)\n"
+		"      --allow-core-dumps  stay dumpable: a crash may write the keys to a core file\n"
 		"  -v, --verbose           more logging (debug)\n"
 		"  -h, --help              this text\n"
 		"Signals: SIGINT/SIGTERM stop, SIGHUP reloads a -c file, SIGUSR1 prints counters.\n",

@@ -45,6 +45,7 @@ struct options {
 	 * wg-quick configure through the UAPI socket; in the background unless -f. */
 	bool uapi_only, foreground;
 	bool no_offload; /* --no-offload: plain TUN reads and writes, one packet each */
+	bool allow_core_dumps; /* --allow-core-dumps: stay dumpable (keys end up in a core file) */
 	/* --workers: data-path threads, 1..CONFIG_WORKERS_MAX; 0 = default. Allowed with -c,
 	 * where it overrides the file's Workers: it says how to run, not what the tunnel is. */
 	int workers;

@@ -38,7 +38,7 @@ static const char *const allowed[] = {
 	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "tgkill", "tkill",
 	"restart_syscall",
 	/* memory */
-	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise",
+	"mmap", "munmap", "mremap", "mprotect", "brk", "madvise", "mlock", /* keys of new peers */
 	/* threads (clone is added below, with CLONE_THREAD required) */
 	"set_robust_list", "rseq", "futex", "sched_yield", "sched_getaffinity", "getcpu",
 	"exit", "exit_group", "prlimit64", "getrlimit", "setrlimit", "getrusage",

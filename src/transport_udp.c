@@ -534,9 +534,18 @@ struct sockopt {
 	const char *text;
 };
 
-/* Dual-stack, our local address on every datagram, and the kernel's drop counter. */
+/* Dual-stack, our local address on every datagram, the kernel's drop counter, and one
+ * don't-fragment policy for every send. The policy is the Linux WireGuard module's (it sends
+ * with DF clear and lets the stack fragment): without it the kernel's default sets DF on a
+ * datagram that fits the known path MTU but not on a UDP_SEGMENT batch (the batch is larger
+ * than the MTU when DF is decided), so behind a path that drops ICMP a lone full-sized packet
+ * vanished while bulk traffic got through fragmented. A path-MTU prober is to set DF on its
+ * own probes only (IP_PMTUDISC_PROBE around the send: each worker owns its socket). The IPv4
+ * option also governs IPv4 on a dual-stack socket. */
 static const struct sockopt required_options[] = {
 	{ AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY" },
+	{ 0, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT, "IP_MTU_DISCOVER" },
+	{ AF_INET6, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DONT, "IPV6_MTU_DISCOVER" },
 	{ 0, IPPROTO_IP, IP_PKTINFO, 1, "IP_PKTINFO" }, /* IPv4 on a dual-stack socket too */
 	{ AF_INET6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO" },
 	{ 0, SOL_SOCKET, SO_RXQ_OVFL, 1, "SO_RXQ_OVFL" },

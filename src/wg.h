@@ -122,7 +122,8 @@ struct wg_peer {
 /* A handshake message waiting for the control thread. */
 struct wg_queued_message {
 	uint16_t len;
-	uint8_t data[MESSAGE_INITIATION_LEN];
+	/* aligned: noise.c reads it through the wire structs (message_handshake_*) */
+	_Alignas(uint64_t) uint8_t data[MESSAGE_INITIATION_LEN];
 	struct dgram_addr from;
 };
 

@@ -1,5 +1,6 @@
 /* The WireGuard device: identity, tables, the handshake queue, and binding to the engine. */
 #include "wg.h"
+#include "harden.h"
 #include "log.h"
 
 #include <errno.h>
@@ -48,6 +49,7 @@ int wg_device_init(struct wg_device *dev, const uint8_t *private_key)
 	pthread_mutex_init(&dev->queue_lock, NULL);
 	pthread_mutex_init(&dev->requests_lock, NULL);
 	dev->next_peer_id = 1;
+	harden_lock_keys(&dev->identity, sizeof(dev->identity)); /* the key may come later too */
 	ret = init_lock(dev);
 	if (!ret)
 		ret = init_tables(dev);

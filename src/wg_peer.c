@@ -1,5 +1,6 @@
 /* WireGuard peers: creation and removal, their tables, staged packets and requests. */
 #include "wg.h"
+#include "harden.h"
 #include "log.h"
 
 #include <errno.h>
@@ -60,6 +61,7 @@ int wg_peer_new(struct wg_device *dev, const struct noise_static_identity *ident
 	if (!p)
 		return -ENOMEM;
 	p->dev = dev;
+	harden_lock_keys(&p->hs, sizeof(p->hs)); /* the preshared key and the static-static secret */
 	/* Without our private key the handshake cannot be precomputed yet; setting the key later
 	 * (noise_handshake_set_identity) completes it. */
 	if ((!noise_handshake_init(&p->hs, identity, public_key, psk) && identity->has_identity) ||

@@ -14,6 +14,19 @@ PIDS=()
 log() { printf '  [%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
 
+# KEEP_LOGS=DIR: every log of $TMP is copied there at exit as TEST-NAME.log, once the
+# processes have stopped (so that a sanitizer's report at exit is complete).
+keep_logs() {
+	local f test
+	[ -n "${KEEP_LOGS:-}" ] || return 0
+	test=$(basename "$0" .sh)
+	mkdir -p "$KEEP_LOGS"
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] && cp "$f" "$KEEP_LOGS/${test#t_}-$(basename "$f")"
+	done
+	return 0
+}
+
 cleanup() {
 	local pid ns
 	for pid in "${PIDS[@]:-}"; do
@@ -24,6 +37,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null || true
 	done
+	keep_logs
 	for ns in "${NAMESPACES[@]:-}"; do
 		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
 	done

@@ -7,24 +7,8 @@
 #
 #   a (192.0.2.1) ── veth ── b (192.0.2.2); tunnel 10.40.0.0/24, fd40::/64
 #
-# KEEP_LOGS=DIR copies every log of $TMP to DIR at exit, after the daemons stopped (so that
-# sanitizer reports are complete); tests/net/tsan-workers.sh uses it.
+# KEEP_LOGS=DIR keeps every log (lib.sh); tests/net/tsan-workers.sh uses it.
 . "$(dirname "$0")/lib.sh"
-
-save_logs() {
-	local pid
-	[ -n "${KEEP_LOGS:-}" ] || return 0
-	for pid in "${PIDS[@]:-}"; do
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]:-}"; do
-		[ -n "$pid" ] || continue
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	done
-	mkdir -p "$KEEP_LOGS"
-	cp "$TMP"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
-}
-trap 'save_logs; cleanup' EXIT
 
 topo_direct
 wg_keys a; wg_keys b

@@ -300,6 +300,24 @@ static void test_kernel_iteration(void **state)
 	log.stop_after = 3;
 	assert_int_equal(allowedips_walk_by_owner(&t, NULL, log_prefix, &log), 99);
 	assert_int_equal(log.calls, 3);
+
+	/* An owner with nothing, never or no longer (B's entries removed): both walks call
+	 * nothing and stay defined (no null pointer handed on: UBSan aborts otherwise). */
+	{
+		struct addr b4 = ip4(10, 1, 0, 0);
+		uint8_t b6[16] = { 0x26, 0x07, 0x53 };
+
+		assert_int_equal(allowedips_remove(&t, AF_INET, &b4, 24), 0);
+		assert_int_equal(allowedips_remove(&t, AF_INET6, b6, 32), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		const void *owner = i ? OWNER(B) : OWNER(C);
+
+		memset(&log, 0, sizeof(log));
+		assert_int_equal(allowedips_walk_by_owner(&t, owner, log_prefix, &log), 0);
+		assert_int_equal(allowedips_walk_by_owner_in_order(&t, owner, log_prefix, &log), 0);
+		assert_int_equal(log.calls, 0);
+	}
 	allowedips_free(&t);
 }
 

@@ -192,6 +192,25 @@ static void privilege_options(void **state)
 	assert_non_null(strstr(err, "--user"));
 }
 
+/* Off unless asked for, and accepted by every form (it says how to run, not what to run). */
+static void allow_core_dumps_option(void **state)
+{
+	static const char *const lines[] = {
+		"-a|192.0.2.1|--allow-core-dumps", "-c|wg0.conf|--allow-core-dumps",
+		"--allow-core-dumps|wg0", "-s|5000|--allow-core-dumps",
+	};
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, false, err, "-a|192.0.2.1"), 0);
+	assert_false(o.allow_core_dumps);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (parse(&o, false, err, lines[i]) || !o.allow_core_dumps)
+			fail_msg("case '%s': allow_core_dumps %d, message '%s'", lines[i],
+				 o.allow_core_dumps, err);
+	}
+}
+
 static void ifname_rules(void **state)
 {
 	assert_true(options_ifname_valid("tun0"));
@@ -237,6 +256,7 @@ int main(void)
 		cmocka_unit_test(workers_option),
 		cmocka_unit_test(transport_options),
 		cmocka_unit_test(privilege_options),
+		cmocka_unit_test(allow_core_dumps_option),
 		cmocka_unit_test(ifname_rules),
 		cmocka_unit_test(exit_options),
 	};

@@ -243,6 +243,28 @@ static void port_in_use_refused(void **state)
 	g[1]->ops->close(g[1]);
 }
 
+/* Every socket of a group sends with DF clear, IPv4 (also on a dual-stack socket) and IPv6
+ * alike, whether a datagram leaves alone or in a UDP_SEGMENT batch: the kernel's default
+ * would set DF on one and not the other. */
+static void dont_fragment_policy(void **state)
+{
+	struct transport *g[2];
+	int v4, v6;
+	socklen_t len = sizeof(int);
+
+	open_group(0, 2, true, &stats_a, g);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(getsockopt(g[i]->fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, &len), 0);
+		assert_int_equal(v4, IP_PMTUDISC_DONT);
+		if (g[i]->family == AF_INET6) {
+			assert_int_equal(getsockopt(g[i]->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, &len), 0);
+			assert_int_equal(v6, IPV6_PMTUDISC_DONT);
+		}
+	}
+	g[0]->ops->close(g[0]);
+	g[1]->ops->close(g[1]);
+}
+
 /* ---- batches ---- */
 
 enum { RUN = 40, BIG = 1200, SHORT = 300 };
@@ -553,6 +575,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(group_shares_port, setup),
+		cmocka_unit_test_setup(dont_fragment_policy, setup),
 		cmocka_unit_test_setup(port_in_use_refused, setup),
 		cmocka_unit_test_setup(batch_with_offload, setup),
 		cmocka_unit_test_setup(batch_without_offload, setup),

@@ -173,6 +173,34 @@ static void get_without_key_or_peers(void **state)
 	wg_device_free(&dev);
 }
 
+/* Peers without allowed IPs, one that never had any and one whose only one was replaced by
+ * none: their sections have no allowed_ip line, and the walk over an owner with nothing
+ * (the path of `wg show` that once passed a null pointer on) stays defined under UBSan. */
+static void get_peers_without_allowed_ips(void **state)
+{
+	struct wg_device dev;
+	struct wg_peer *p;
+	char pub_line[128], *got, *section;
+
+	assert_int_equal(wg_device_init(&dev, priv[1]), 0);
+	assert_int_equal(wg_peer_add(&dev, pub[2], NULL, &p), 0);
+	add_peer(&dev, 3, "10.0.0.3/32");
+	snprintf(pub_line, sizeof(pub_line), "public_key=%s\nreplace_allowed_ips=true\n\n", pub_hex[3]);
+	assert_int_equal(set(&dev, pub_line), 0);
+	assert_null(owner_of(&dev, "10.0.0.3"));
+	got = get(&dev);
+	assert_null(strstr(got, "allowed_ip="));
+	for (int key = 2; key <= 3; key++) {
+		snprintf(pub_line, sizeof(pub_line), "public_key=%s\n", pub_hex[key]);
+		section = strstr(got, pub_line);
+		assert_non_null(section);
+		assert_non_null(strstr(section, "persistent_keepalive_interval=0\n"));
+	}
+	assert_non_null(strstr(got, "errno=0\n\n"));
+	free(got);
+	wg_device_free(&dev);
+}
+
 static int hook_port_calls, hook_mark_calls, hook_port_result;
 static uint16_t hook_port;
 static uint32_t hook_mark;
@@ -795,6 +823,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(get_format),
 		cmocka_unit_test(get_without_key_or_peers),
+		cmocka_unit_test(get_peers_without_allowed_ips),
 		cmocka_unit_test(set_device_keys),
 		cmocka_unit_test(set_private_key),
 		cmocka_unit_test(set_peer_keys),
