@@ -199,6 +199,25 @@ static void set_endpoint(struct wg_peer *p, const struct dgram_addr *from)
 	wg_peer_move(p, from);
 }
 
+/* What a user can act on is said at info level (rate limited): a key that is not one of our
+ * peers, or a message made with the wrong keys. The rest (replays, stale indices) is routine. */
+static void explain_rejection(struct wg_device *dev, const char *what, const struct dgram_addr *from,
+			      enum noise_result r)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+
+	endpoint_format(&from->remote, addr, sizeof(addr));
+	if (r == NOISE_ERR_UNKNOWN_PEER)
+		log_ratelimited(LOGL_INFO, wg_now(dev), "handshake %s from %s rejected: its public key is not one of our peers'",
+				what, addr);
+	else if (r == NOISE_ERR_DECRYPT || r == NOISE_ERR_DH)
+		log_ratelimited(LOGL_INFO, wg_now(dev), "handshake %s from %s rejected: not made with our public key, or a wrong preshared key",
+				what, addr);
+	else
+		log_ratelimited(LOGL_DEBUG, wg_now(dev), "handshake %s from %s rejected: %s", what, addr,
+				noise_result_str(r));
+}
+
 static struct noise_handshake *lookup_handshake(void *ctx, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
 {
 	struct wg_peer *p = wg_peer_by_key(ctx, key);
@@ -246,7 +265,7 @@ static void receive_initiation(struct wg_device *dev, const struct wg_queued_mes
 	r = noise_handshake_consume_initiation(&dev->identity, (const void *)m->data,
 					       lookup_handshake, dev, wg_now(dev), &hs);
 	if (r != NOISE_OK) {
-		log_ratelimited(LOGL_DEBUG, wg_now(dev), "invalid initiation: %s", noise_result_str(r));
+		explain_rejection(dev, "initiation", &m->from, r);
 		drop(dev, DROP_HANDSHAKE_INVALID);
 		return;
 	}
@@ -265,10 +284,14 @@ static void receive_response(struct wg_device *dev, const struct wg_queued_messa
 	struct noise_keypair kp = { 0 };
 	struct wg_peer *p = wg_peer_by_handshake_index(dev, le32toh(msg->receiver_index));
 	uint64_t now = wg_now(dev);
+	enum noise_result r = p ? noise_handshake_consume_response(&p->hs, &dev->identity, msg)
+				: NOISE_ERR_INDEX;
 	int ret;
 
-	if (!p || noise_handshake_consume_response(&p->hs, &dev->identity, msg) != NOISE_OK ||
-	    noise_handshake_begin_session(&p->hs, &kp, now) != NOISE_OK) {
+	if (r == NOISE_OK)
+		r = noise_handshake_begin_session(&p->hs, &kp, now);
+	if (r != NOISE_OK) {
+		explain_rejection(dev, "response", &m->from, r);
 		drop(dev, DROP_HANDSHAKE_INVALID);
 		return;
 	}
