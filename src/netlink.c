@@ -11,8 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Sends one request and waits for its acknowledgement; libmnl checks sequence and port. */
-static int transact(struct nlmsghdr *nlh)
+/* Sends one request and reads the answers, handing each message to cb (may be NULL), until the
+ * acknowledgement or the end of a dump; libmnl checks sequence and port. 0 or -errno. */
+static int exchange(struct nlmsghdr *nlh, uint16_t flags, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct mnl_socket *nl;
@@ -25,14 +26,16 @@ static int transact(struct nlmsghdr *nlh)
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto err_socket;
 	portid = mnl_socket_get_portid(nl);
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_flags |= NLM_F_REQUEST | flags;
 	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		goto err_socket;
-	ret = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (ret < 0)
-		goto err_socket;
-	ret = mnl_cb_run(buf, ret, seq, portid, NULL, NULL);
+	do {
+		ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (ret < 0)
+			goto err_socket;
+		ret = mnl_cb_run(buf, (size_t)ret, seq, portid, cb, data);
+	} while (ret > MNL_CB_STOP);
 	if (ret < 0)
 		goto err_socket;
 	mnl_socket_close(nl);
@@ -42,6 +45,12 @@ err_socket:
 	ret = -errno;
 	mnl_socket_close(nl);
 	return ret;
+}
+
+/* A change the kernel acknowledges. */
+static int transact(struct nlmsghdr *nlh)
+{
+	return exchange(nlh, NLM_F_ACK, NULL, NULL);
 }
 
 /* An RTM_NEWLINK request that changes the existing link ifindex. */
@@ -190,39 +199,11 @@ int netlink_set_gso_max_segs(unsigned int ifindex, unsigned int segs)
 	return transact(nlh);
 }
 
-/* Sends a dump request and hands every answer to cb until NLMSG_DONE. */
+/* A dump: every answer goes to cb until NLMSG_DONE. */
 static int dump(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	unsigned int portid, seq = (unsigned int)time(NULL);
-	int ret;
-
-	nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		goto err_socket;
-	portid = mnl_socket_get_portid(nl);
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		goto err_socket;
-	do {
-		ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (ret < 0)
-			goto err_socket;
-		ret = mnl_cb_run(buf, (size_t)ret, seq, portid, cb, data);
-	} while (ret > MNL_CB_STOP);
-	if (ret < 0)
-		goto err_socket;
-	mnl_socket_close(nl);
-	return 0;
-
-err_socket:
-	ret = -errno;
-	mnl_socket_close(nl);
-	return ret;
+	nlh->nlmsg_flags = 0;
+	return exchange(nlh, NLM_F_DUMP, cb, data);
 }
 
 struct default_route_query {
