@@ -25,7 +25,7 @@ void wg_timers_changed(struct wg_peer *p)
 }
 
 /* Control thread: the earliest deadline a worker (or anything else) asked for. */
-static void fold_worker_deadline(struct wg_device *dev)
+void wg_timers_fold(struct wg_device *dev)
 {
 	uint64_t d = __atomic_exchange_n(&dev->worker_deadline_ns, 0, __ATOMIC_ACQUIRE);
 
@@ -114,7 +114,7 @@ static void on_timer(struct loop_timer *timer)
 			earliest = d;
 	}
 	timer->deadline_ns = earliest;
-	fold_worker_deadline(dev);
+	wg_timers_fold(dev);
 }
 
 /* Peers with a persistent keepalive speak at once: that opens NAT mappings and brings the
@@ -133,14 +133,8 @@ int wg_timers_start(struct wg_device *dev)
 		wg_timers_changed(p);
 		pthread_mutex_unlock(&p->lock);
 	}
-	fold_worker_deadline(dev);
+	wg_timers_fold(dev);
 	return 0;
-}
-
-/* Control thread, on every wake-up: deadlines workers lowered. */
-void wg_timers_fold(struct wg_device *dev)
-{
-	fold_worker_deadline(dev);
 }
 
 /* ---- a worker's batch ---- */

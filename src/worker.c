@@ -48,15 +48,16 @@ static int send_locked(struct worker *w, const struct transport_tx *tx, int coun
 
 		for (run = 1; i + run < count && via_tcp(&tx[i + run]) == tcp_run; run++)
 			;
-		if (!tcp_run) {
-			pthread_mutex_lock(&w->send_lock);
-			sent += transport_send_batch(w->transport, tx + i, run);
-			pthread_mutex_unlock(&w->send_lock);
-		} else if (tcp) {
+		if (tcp_run && tcp) {
 			sent += transport_send_batch(tcp, tx + i, run);
-		} else {
-			stats_drop(&w->stats, DROP_TCP_NO_CONN, (uint64_t)run);
+			continue;
 		}
+		pthread_mutex_lock(&w->send_lock); /* the control thread counts here too */
+		if (tcp_run)
+			stats_drop(&w->stats, DROP_TCP_NO_CONN, (uint64_t)run);
+		else
+			sent += transport_send_batch(w->transport, tx + i, run);
+		pthread_mutex_unlock(&w->send_lock);
 	}
 	return sent;
 }
