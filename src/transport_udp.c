@@ -9,7 +9,6 @@
  * a vanished local address to the kernel's choice, a refused datagram to a counted drop. */
 #include "transport.h"
 #include "log.h"
-#include "udp.h"
 
 #include <netinet/udp.h>
 #include <stdatomic.h>
@@ -507,6 +506,18 @@ static const struct transport_ops udp_ops = {
 	.set_mark = udp_set_mark,
 	.close = udp_close,
 };
+
+enum { UDP_SOCKET_BUFFER = 4 << 20 }; /* absorbs bursts while a worker is busy elsewhere */
+
+static int udp_local_port(int fd)
+{
+	union endpoint ep;
+	socklen_t len = sizeof(ep);
+
+	if (getsockname(fd, &ep.sa, &len) < 0)
+		return -errno;
+	return ntohs(ep.sa.sa_family == AF_INET6 ? ep.in6.sin6_port : ep.in.sin_port);
+}
 
 int transport_local_port(const struct transport *t)
 {
