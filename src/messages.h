@@ -61,6 +61,11 @@ enum message_type {
 	MESSAGE_HANDSHAKE_RESPONSE = 2,
 	MESSAGE_HANDSHAKE_COOKIE = 3,
 	MESSAGE_DATA = 4,
+	/* myvpn's relay envelope (rendezvous.h), bytes f1 'r' 'l' 'y': stock WireGuard takes the
+	 * first four bytes as the type and drops any other than 1-4 without an answer (Linux:
+	 * "unallowed type"; wireguard-go: "unknown type"), and the non-zero reserved bytes keep
+	 * clear of any small type number WireGuard may add. Only rendezvous peers send it. */
+	MESSAGE_RELAY = 0x796c72f1,
 };
 
 /* The type byte plus three reserved zero bytes, read as one LE u32. */
