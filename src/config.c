@@ -312,6 +312,19 @@ static int set_user(struct parser *p, char *value)
 	return 0;
 }
 
+/* myvpn's own: "serve" on the introducing node, its public key on the nodes it introduces. */
+static int set_rendezvous(struct parser *p, char *value)
+{
+	if (!strcasecmp(value, "serve")) {
+		p->cfg.rendezvous = CONFIG_RENDEZVOUS_SERVE;
+		return 0;
+	}
+	if (!wgcrypto_key_from_base64(p->cfg.rendezvous_key, value))
+		return fail(p, "Rendezvous " QUOTE " is neither \"serve\" nor a public key", value);
+	p->cfg.rendezvous = CONFIG_RENDEZVOUS_CLIENT;
+	return 0;
+}
+
 /* Table = off: no routes at all, so no full tunnel either; other values are wg-quick's. */
 static int set_table(struct parser *p, char *value)
 {
@@ -483,6 +496,7 @@ static const struct key_handler interface_keys[] = {
 	{ "Table", set_table },
 	{ "Gateway", set_gateway },
 	{ "User", set_user },
+	{ "Rendezvous", set_rendezvous },
 	{ "PreUp", ignore_value },
 	{ "PostUp", ignore_value },
 	{ "PreDown", ignore_value },

@@ -15,7 +15,9 @@
  *                 MTU (576-65535), Workers (1-64, myvpn's own), Metrics (ADDR:PORT,
  *                 myvpn's own), Gateway (yes, no or the uplink's name; myvpn's own),
  *                 Table (only "off" matters: no full tunnel), User (a user name
- *                 to run as after set-up, myvpn's own); DNS, PreUp, PostUp,
+ *                 to run as after set-up, myvpn's own), Rendezvous ("serve", or the
+ *                 public key of the [Peer] that introduces us to peers behind NAT;
+ *                 myvpn's own); DNS, PreUp, PostUp,
  *                 PreDown, PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
  *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
@@ -33,6 +35,12 @@ enum config_limits {
 	CONFIG_MAX_FILE_SIZE = 1 << 20,
 	CONFIG_MAX_HOST_LEN = 253, /* longest DNS name */
 	CONFIG_WORKERS_MAX = 64,
+};
+
+enum config_rendezvous {
+	CONFIG_RENDEZVOUS_OFF = 0,
+	CONFIG_RENDEZVOUS_SERVE,  /* Rendezvous = serve: introduce and relay our peers */
+	CONFIG_RENDEZVOUS_CLIENT, /* Rendezvous = KEY: that peer introduces us */
 };
 
 /* line is 1-based; 0 means the error is about the file as a whole (open, read, size). */
@@ -77,6 +85,8 @@ struct config {
 	char gateway_uplink[16];   /* IFNAME, or empty for the default route's interface */
 	bool table_off;		   /* Table = off: no routes, no full tunnel */
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
+	int rendezvous;		   /* Rendezvous: enum config_rendezvous */
+	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

@@ -36,6 +36,8 @@ struct engine {
 	/* The device's TCP transport, or NULL: every worker sends on it (it locks itself),
 	 * worker 0 receives from it. Datagrams go to it when their endpoint's kind is TCP. */
 	struct transport *tcp;
+	/* atomic: our relay id at the rendezvous, the sender's id in relay envelopes (0: none) */
+	uint32_t relay_id;
 };
 
 /* The TUN's MTU as workers read it: the control thread changes it while they run. */

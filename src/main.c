@@ -393,6 +393,22 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 	return 0;
 }
 
+/* Rendezvous from a -c file: introduced and relayed by a peer, or introducing ours. */
+static int apply_rendezvous(struct tunnel *t, const struct device *dev, char *err, size_t errlen)
+{
+	static const enum rdv_mode modes[] = {
+		[CONFIG_RENDEZVOUS_OFF] = RDV_OFF,
+		[CONFIG_RENDEZVOUS_SERVE] = RDV_SERVE,
+		[CONFIG_RENDEZVOUS_CLIENT] = RDV_CLIENT,
+	};
+	int ret = rdv_configure(&t->wg, modes[t->cfg.rendezvous], t->cfg.rendezvous_key,
+				dev->ifname, err, errlen);
+
+	if (ret)
+		wg_device_free(&t->wg);
+	return ret;
+}
+
 static int prepare_encrypted(struct options *opts, struct tunnel *t, char *err, size_t errlen)
 {
 	int ret = 0;
@@ -550,6 +566,8 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		ret = wg_device_init(&t->wg, NULL);
 	else
 		ret = wg_config_apply(&t->wg, &t->cfg, dev->udp_family, t->config_file, err, errlen);
+	if (!ret)
+		ret = apply_rendezvous(t, dev, err, errlen);
 	if (!ret) {
 		ret = add_routes(dev, &t->cfg, err, errlen);
 		if (ret)

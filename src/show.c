@@ -249,6 +249,48 @@ int show_parse_stats(struct stats *stats, const char *reply, size_t len)
 	return parse_reply(reply, len, stats_line, stats);
 }
 
+struct paths_ctx {
+	struct show_interface *ifc;
+	struct show_peer *peer; /* the one the lines are about, or NULL: skipped */
+};
+
+static int paths_line(void *ctx, const char *key, char *value)
+{
+	struct paths_ctx *c = ctx;
+	uint8_t pub[32];
+
+	if (!strcmp(key, "public_key")) {
+		if (parse_hex_key(value, pub))
+			return -EBADMSG;
+		c->peer = NULL;
+		for (size_t i = 0; i < c->ifc->peer_count && !c->peer; i++)
+			if (!memcmp(c->ifc->peers[i].public_key, pub, sizeof(pub)))
+				c->peer = &c->ifc->peers[i];
+		return 0;
+	}
+	if (!c->peer)
+		return 0;
+	if (!strcmp(key, "path")) {
+		if (strlen(value) >= sizeof(c->peer->path) || !printable(value))
+			return -EBADMSG;
+		strcpy(c->peer->path, value);
+	} else if (!strcmp(key, "relay_tx_bytes")) {
+		return parse_u64(value, UINT64_MAX, &c->peer->relay_tx_bytes);
+	} else if (!strcmp(key, "relay_rx_bytes")) {
+		return parse_u64(value, UINT64_MAX, &c->peer->relay_rx_bytes);
+	} else if (!strcmp(key, "relayed_bytes")) {
+		return parse_u64(value, UINT64_MAX, &c->peer->relayed_bytes);
+	}
+	return 0;
+}
+
+int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len)
+{
+	struct paths_ctx c = { .ifc = ifc };
+
+	return parse_reply(reply, len, paths_line, &c);
+}
+
 void show_interface_free(struct show_interface *ifc)
 {
 	for (size_t i = 0; i < ifc->peer_count; i++)
@@ -345,6 +387,28 @@ static void print_ago(FILE *out, uint64_t then, uint64_t now)
 	}
 }
 
+/* With a rendezvous: the path, and the bytes each path carried when the relay carried any. */
+static void print_path(FILE *out, const struct show_peer *p)
+{
+	char rx[64], tx[64];
+
+	if (!p->path[0])
+		return;
+	fprintf(out, "  path: %s\n", !strcmp(p->path, "relay") ? "relayed through the rendezvous" : p->path);
+	if (p->relay_rx_bytes || p->relay_tx_bytes) {
+		show_format_bytes(rx, sizeof(rx), p->relay_rx_bytes);
+		show_format_bytes(tx, sizeof(tx), p->relay_tx_bytes);
+		fprintf(out, "  through the relay: %s received, %s sent\n", rx, tx);
+		show_format_bytes(rx, sizeof(rx), p->rx_bytes - (p->relay_rx_bytes < p->rx_bytes ? p->relay_rx_bytes : p->rx_bytes));
+		show_format_bytes(tx, sizeof(tx), p->tx_bytes - (p->relay_tx_bytes < p->tx_bytes ? p->relay_tx_bytes : p->tx_bytes));
+		fprintf(out, "  direct: %s received, %s sent\n", rx, tx);
+	}
+	if (p->relayed_bytes) {
+		show_format_bytes(tx, sizeof(tx), p->relayed_bytes);
+		fprintf(out, "  relayed from this peer: %s\n", tx);
+	}
+}
+
 static void print_peer(FILE *out, const struct show_peer *p, uint64_t now_sec)
 {
 	char b64[WGCRYPTO_KEY_B64_LEN + 1], buf[128], buf2[64];
@@ -375,6 +439,7 @@ static void print_peer(FILE *out, const struct show_peer *p, uint64_t now_sec)
 		show_format_duration(buf, sizeof(buf), p->persistent_keepalive);
 		fprintf(out, "  persistent keepalive: every %s\n", buf);
 	}
+	print_path(out, p);
 }
 
 static void print_drops(FILE *out, const struct stats *st)
@@ -649,6 +714,10 @@ static int load_interface(const char *dir, const char *name, struct show_interfa
 		ifc->has_stats = true;
 	else
 		memset(&ifc->stats, 0, sizeof(ifc->stats));
+	uapi_buf_free(&reply);
+	/* optional: only a daemon with a rendezvous answers paths=1 */
+	if (!exchange(path, "paths=1\n\n", &reply))
+		show_parse_paths(ifc, reply.data, reply.len);
 	uapi_buf_free(&reply);
 	return 0;
 }

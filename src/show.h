@@ -34,6 +34,9 @@ struct show_peer {
 	uint64_t last_handshake_sec, last_handshake_nsec; /* Unix time; 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive; /* seconds; 0 = off */
+	/* paths=1 (a daemon with a rendezvous): how the peer is reached; path[0] 0 = unknown */
+	char path[8];
+	uint64_t relay_tx_bytes, relay_rx_bytes, relayed_bytes;
 	struct ip_prefix *allowed_ips; /* owned; in the daemon's order */
 	size_t allowed_ip_count, allowed_ip_cap;
 };
@@ -59,6 +62,9 @@ int show_parse_get(struct show_interface *ifc, const char *reply, size_t len);
 /* Parses a reply to stats=1 into *stats (zeroed first); unknown names are skipped. Same
  * return values as show_parse_get. */
 int show_parse_stats(struct stats *stats, const char *reply, size_t len);
+/* Parses a reply to paths=1 into the peers of ifc (matched by public key; others skipped).
+ * Same return values as show_parse_get. */
+int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len);
 /* Frees the peers and zeroes ifc. */
 void show_interface_free(struct show_interface *ifc);
 

@@ -14,6 +14,8 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(keepalives_received, "keepalives received"),
 	COUNTER(endpoint_changes, "times a peer's address changed (roaming)"),
 	COUNTER(handshakes_received, "handshake messages that passed every check"),
+	COUNTER(relayed_packets, "datagrams relayed between two peers (rendezvous)"),
+	COUNTER(relayed_bytes, "bytes of datagrams relayed between two peers (rendezvous)"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 
@@ -52,6 +54,10 @@ static const struct {
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
 	[DROP_UDP_SEND_BLOCKED] = { "udp_send_blocked", "a firewall rule refused the datagram (EPERM)" },
 	[DROP_UDP_SEND_UNREACHABLE] = { "udp_send_unreachable", "no route to the peer's address" },
+	[DROP_RDV_QUEUE_FULL] = { "rdv_queue_full", "rendezvous: too many control messages waiting" },
+	[DROP_RDV_INVALID] = { "rdv_invalid", "rendezvous: malformed control message, or not for our role" },
+	[DROP_RELAY_DENIED] = { "relay_denied", "rendezvous: relay envelope refused (not peers, not introduced, not accepted)" },
+	[DROP_RELAY_RATELIMITED] = { "relay_ratelimited", "rendezvous: over the relay's rate limit" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -46,6 +46,10 @@ enum drop_reason {
 	DROP_STAGED_OVERSIZED, /* larger than the slots of packets already waiting (the MTU grew) */
 	DROP_UDP_SEND_BLOCKED, /* the kernel refused the datagram with EPERM: a firewall rule */
 	DROP_UDP_SEND_UNREACHABLE, /* no route or interface to the peer (ENETUNREACH, ...) */
+	DROP_RDV_QUEUE_FULL,  /* rendezvous: control messages come faster than they are served */
+	DROP_RDV_INVALID,     /* rendezvous: a malformed control message, or one not for our role */
+	DROP_RELAY_DENIED,    /* rendezvous: a relay envelope we may not forward or accept */
+	DROP_RELAY_RATELIMITED, /* rendezvous: over the relay's per-peer or total budget */
 	DROP_REASON_COUNT
 };
 
@@ -55,6 +59,7 @@ struct stats {
 	uint64_t keepalives_sent, keepalives_received;
 	uint64_t endpoint_changes;
 	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
+	uint64_t relayed_packets, relayed_bytes; /* rendezvous: datagrams forwarded between peers */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

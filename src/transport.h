@@ -35,6 +35,9 @@ struct local_addr {
 enum transport_kind {
 	TRANSPORT_UDP = 0,
 	TRANSPORT_TCP = 1, /* a stream of datagrams, each behind a 2-byte big-endian length */
+	/* Through our rendezvous R (transport_relay.c, rendezvous.h): remote is R's address and
+	 * conn the destination's relay id there; a virtual endpoint "via R". */
+	TRANSPORT_RELAY = 2,
 };
 
 /* Which transport a client uses to reach its peers (--transport). AUTO starts on UDP, moves

@@ -188,6 +188,37 @@ int uapi_stats(const struct stats *stats, struct uapi_buf *out)
 	return 0;
 }
 
+/* ---- paths (myvpn's extension) ---- */
+
+static const char *path_name(const struct wg_peer *p)
+{
+	if (!endpoint_is_set(&p->endpoint.remote))
+		return "none";
+	return p->endpoint.kind == TRANSPORT_RELAY ? "relay" :
+	       p->endpoint.kind == TRANSPORT_TCP ? "tcp" : "direct";
+}
+
+int uapi_paths(const struct wg_device *dev, struct uapi_buf *out)
+{
+	size_t start = out->len;
+	int ret = 0;
+
+	for (const struct wg_peer *p = dev->first_peer; p && !ret; p = p->list_next) {
+		ret |= uapi_buf_put_key(out, "public_key", p->hs.remote_static);
+		ret |= uapi_buf_printf(out, "path=%s\nrelay_tx_bytes=%" PRIu64 "\nrelay_rx_bytes=%" PRIu64
+				       "\nrelayed_bytes=%" PRIu64 "\n", path_name(p),
+				       __atomic_load_n(&p->rdv.relay_tx_bytes, __ATOMIC_RELAXED),
+				       __atomic_load_n(&p->rdv.relay_rx_bytes, __ATOMIC_RELAXED),
+				       __atomic_load_n(&p->rdv.relayed_bytes, __ATOMIC_RELAXED));
+	}
+	ret |= uapi_buf_printf(out, "errno=0\n\n");
+	if (ret) {
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- set: parse ---- */
 
 enum device_flags {
@@ -864,6 +895,10 @@ int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
 		if (len == 9 && request[8] == '\n')
 			return uapi_stats(stats, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM)
 						      : 0;
+		err = -EINVAL;
+	} else if (stats && dev->rdv.mode != RDV_OFF && starts_with(request, len, "paths=1\n")) {
+		if (len == 9 && request[8] == '\n')
+			return uapi_paths(dev, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM) : 0;
 		err = -EINVAL;
 	} else if (starts_with(request, len, "set=1\n")) {
 		err = hooks && hooks->read_only ? -EPERM

@@ -24,6 +24,14 @@
  * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
  * reason, named by stats_drop_reason_name(). `wg` never sends it.
  *
+ *   paths=1\n\n                ->  { public_key=<hex>\n path=direct|relay|tcp|none\n
+ *                                  relay_tx_bytes=N\n relay_rx_bytes=N\n relayed_bytes=N\n }*
+ *                                  errno=0\n\n
+ *
+ * paths=1 is myvpn's own too, answered only with a rendezvous (rendezvous.h) configured: how
+ * each peer is reached, its bytes through the relay (the rest went direct), and on the
+ * rendezvous the bytes it relayed from the peer.
+ *
  *   prometheus=1\n\n           ->  the Prometheus exposition (metrics.h), errno=0\n\n
  *
  * also myvpn's own (`myvpn show --prometheus`), answered by uapi_server.c.
@@ -66,6 +74,8 @@ int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 
 /* Appends the whole reply to stats=1 (ending "errno=0\n\n") to out: 0 or -ENOMEM. */
 int uapi_stats(const struct stats *stats, struct uapi_buf *out);
+/* Appends the whole reply to paths=1: 0 or -ENOMEM. */
+int uapi_paths(const struct wg_device *dev, struct uapi_buf *out);
 
 /* Called after the request is checked and before anything is applied, so that a port the
  * shell cannot bind fails the whole request. Either may be NULL. 0 or -errno. */

@@ -25,6 +25,7 @@
 #include "hashtable.h"
 #include "noise.h"
 #include "ratelimiter.h"
+#include "rendezvous.h"
 #include "replay.h"
 #include "timers.h"
 #include "transport.h"
@@ -87,6 +88,7 @@ struct wg_peer {
 	unsigned int id; /* for logs: "peer 3" */
 	char short_key[WG_SHORT_KEY_LEN];
 	struct ht_node key_node;               /* dev->peers_by_key */
+	struct ht_node id_node;                /* dev->peers_by_id */
 	struct wg_peer *list_next, *list_prev; /* the device's peers in the order they came */
 	/* Control thread only. */
 	struct noise_handshake hs;
@@ -117,6 +119,7 @@ struct wg_peer {
 	struct wg_peer *request_next;
 	/* Atomic. */
 	uint64_t rx_bytes, tx_bytes;
+	struct rdv_peer rdv; /* rendezvous.h: how a peer behind NAT is found and relayed */
 };
 
 /* A handshake message waiting for the control thread. */
@@ -133,6 +136,7 @@ struct wg_device {
 	struct noise_cookie_checker cookie_checker;
 	struct allowedips allowedips;
 	struct hashtable peers_by_key, indices;
+	struct hashtable peers_by_id; /* by wg_peer.id: relay ids at a rendezvous */
 	uint8_t hash_secret[HT_KEY_BYTES];
 	struct wg_peer *first_peer, *last_peer;
 	unsigned int peer_count, next_peer_id;
@@ -156,6 +160,7 @@ struct wg_device {
 	/* How peers with a configured endpoint are reached; control thread. AUTO and TCP fall
 	 * back to UDP when the engine has no TCP transport. */
 	enum transport_mode transport;
+	struct rdv_device rdv; /* rendezvous.h */
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -190,6 +195,8 @@ int wg_peer_add(struct wg_device *dev, const uint8_t public_key[NOISE_PUBLIC_KEY
 		const uint8_t *psk, struct wg_peer **out);
 int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix);
 struct wg_peer *wg_peer_by_key(const struct wg_device *dev, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+/* By the peer's id ("peer N"): any thread holding the read lock. */
+struct wg_peer *wg_peer_by_id(const struct wg_device *dev, uint32_t id);
 /* Frees the peer and forgets it everywhere (sessions, allowed IPs, requests): 0 or -ENOENT. */
 int wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct dgram_addr *ep);
@@ -227,6 +234,9 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 /* Control thread. */
 void wg_send_keepalive(struct wg_peer *peer);
 void wg_send_staged(struct wg_peer *peer);
+/* Seals a myvpn control message (rendezvous.h; not an IP packet) under the current session:
+ * false when there is none yet or it cannot be sent. Not data for the timers. */
+bool wg_send_control(struct wg_peer *peer, const void *msg, size_t len);
 
 /* wg_receive.c */
 size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram_addr *from,
@@ -234,6 +244,9 @@ size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram
 
 /* wg_handshake.c (control thread) */
 void wg_send_initiation(struct wg_peer *peer, bool is_retry);
+/* One initiation, sent to each of to[0..count) (hole punching): whichever answers first
+ * completes the handshake and becomes the endpoint. */
+void wg_send_initiation_to(struct wg_peer *peer, const struct dgram_addr *to, unsigned int count);
 /* Any thread: queues a handshake message for the control thread (false: queue full). */
 bool wg_queue_handshake(struct wg_device *dev, const uint8_t *msg, size_t len,
 			const struct dgram_addr *from);

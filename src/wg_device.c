@@ -28,7 +28,8 @@ static int init_tables(struct wg_device *dev)
 	    !wgcrypto_random(&dev->prng, sizeof(dev->prng)))
 		return -EIO;
 	dev->prng |= 1;
-	if (ht_init(&dev->peers_by_key, 64) || ht_init(&dev->indices, 64))
+	if (ht_init(&dev->peers_by_key, 64) || ht_init(&dev->indices, 64) ||
+	    ht_init(&dev->peers_by_id, 64))
 		return -ENOMEM;
 	dev->queue = calloc(WG_HANDSHAKE_QUEUE_LEN, sizeof(*dev->queue));
 	if (!dev->queue)
@@ -48,6 +49,7 @@ int wg_device_init(struct wg_device *dev, const uint8_t *private_key)
 	allowedips_init(&dev->allowedips);
 	pthread_mutex_init(&dev->queue_lock, NULL);
 	pthread_mutex_init(&dev->requests_lock, NULL);
+	pthread_mutex_init(&dev->rdv.queue_lock, NULL);
 	dev->next_peer_id = 1;
 	harden_lock_keys(&dev->identity, sizeof(dev->identity)); /* the key may come later too */
 	ret = init_lock(dev);
@@ -67,6 +69,8 @@ void wg_device_free(struct wg_device *dev)
 	allowedips_free(&dev->allowedips);
 	ht_free(&dev->peers_by_key);
 	ht_free(&dev->indices);
+	ht_free(&dev->peers_by_id);
+	rdv_free(dev);
 	ratelimiter_free(&dev->ratelimiter);
 	ratelimiter_free(&dev->proven_ratelimiter);
 	if (dev->queue)
@@ -106,11 +110,14 @@ static void on_wake(struct engine *e)
 
 	wg_serve_requests(dev);
 	wg_serve_handshakes(dev);
+	rdv_serve(dev);
 	wg_timers_fold(dev);
 }
 
 int wg_device_start(struct wg_device *dev, struct engine *e)
 {
+	int ret;
+
 	dev->engine = e;
 	dev->cipher_slots = e->worker_count + 1;
 	wg_device_set_mtu(dev, e->mtu);
@@ -125,7 +132,8 @@ int wg_device_start(struct wg_device *dev, struct engine *e)
 	wg_for_each_peer(dev, p)
 		if (endpoint_is_set(&p->endpoint.remote))
 			wg_transport_configure(dev, &p->endpoint);
-	return wg_timers_start(dev);
+	ret = wg_timers_start(dev);
+	return ret ? ret : rdv_start(dev);
 }
 
 void wg_device_set_mtu(struct wg_device *dev, size_t mtu)

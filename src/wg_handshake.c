@@ -364,17 +364,15 @@ void wg_serve_handshakes(struct wg_device *dev)
 		engine_wake(dev->engine);
 }
 
-void wg_send_initiation(struct wg_peer *p, bool is_retry)
+/* One initiation to each of to[0..count). */
+static void initiate(struct wg_peer *p, const struct dgram_addr *to, unsigned int count,
+		     bool is_retry)
 {
 	struct wg_device *dev = p->dev;
 	struct message_handshake_initiation msg;
-	struct dgram_addr to;
 	uint32_t index;
 	uint64_t now = wg_now(dev);
 
-	if (!endpoint_is_set(&p->endpoint.remote))
-		return;
-	wg_transport_pick(p, is_retry, &to);
 	if (!wg_new_index(dev, &index) ||
 	    noise_handshake_create_initiation(&p->hs, &p->cookie, &dev->identity, &msg, index,
 					      realtime_ns(), now) != NOISE_OK) {
@@ -384,15 +382,32 @@ void wg_send_initiation(struct wg_peer *p, bool is_retry)
 	wg_write_lock(dev);
 	wg_sync_handshake_index(p);
 	wg_unlock(dev);
-	log_debug("peer %u: sending handshake initiation%s over %s", p->id,
-		  is_retry ? " (retry)" : "", wg_transport_name(&to));
-	send_message_to(p, &msg, sizeof(msg), &to);
+	log_debug("peer %u: sending handshake initiation%s over %s%s", p->id,
+		  is_retry ? " (retry)" : "", wg_transport_name(to), count > 1 ? " to each candidate" : "");
+	for (unsigned int i = 0; i < count; i++)
+		send_message_to(p, &msg, sizeof(msg), &to[i]);
 	pthread_mutex_lock(&p->lock);
 	timers_handshake_initiated(&p->timers, now, dev->prng += 0x9e3779b97f4a7c15ull);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	wg_timers_changed(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void wg_send_initiation(struct wg_peer *p, bool is_retry)
+{
+	struct dgram_addr to;
+
+	if (!endpoint_is_set(&p->endpoint.remote))
+		return;
+	wg_transport_pick(p, is_retry, &to);
+	initiate(p, &to, 1, is_retry);
+}
+
+void wg_send_initiation_to(struct wg_peer *p, const struct dgram_addr *to, unsigned int count)
+{
+	if (count)
+		initiate(p, to, count, false);
 }
 
 /* ---- requests from the workers ---- */

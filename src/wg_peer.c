@@ -25,6 +25,22 @@ struct wg_peer *wg_peer_by_key(const struct wg_device *dev, const uint8_t key[NO
 	return NULL;
 }
 
+static uint64_t id_hash(const struct wg_device *dev, uint32_t id)
+{
+	return ht_hash_key(dev->hash_secret, &id, sizeof(id));
+}
+
+struct wg_peer *wg_peer_by_id(const struct wg_device *dev, uint32_t id)
+{
+	for (struct ht_node *n = ht_first(&dev->peers_by_id, id_hash(dev, id)); n; n = ht_next(n)) {
+		struct wg_peer *p = ht_entry(n, struct wg_peer, id_node);
+
+		if (p->id == id)
+			return p;
+	}
+	return NULL;
+}
+
 static void link_peer(struct wg_device *dev, struct wg_peer *p)
 {
 	p->list_prev = dev->last_peer;
@@ -35,6 +51,7 @@ static void link_peer(struct wg_device *dev, struct wg_peer *p)
 	dev->last_peer = p;
 	dev->peer_count++;
 	ht_insert(&dev->peers_by_key, &p->key_node, key_hash(dev, p->hs.remote_static));
+	ht_insert(&dev->peers_by_id, &p->id_node, id_hash(dev, p->id));
 }
 
 static void unlink_peer(struct wg_device *dev, struct wg_peer *p)
@@ -49,6 +66,7 @@ static void unlink_peer(struct wg_device *dev, struct wg_peer *p)
 		dev->last_peer = p->list_prev;
 	dev->peer_count--;
 	ht_remove(&dev->peers_by_key, &p->key_node);
+	ht_remove(&dev->peers_by_id, &p->id_node);
 }
 
 int wg_peer_new(struct wg_device *dev, const struct noise_static_identity *identity,

@@ -74,6 +74,11 @@ static size_t inner_packet(struct worker *w, struct wg_peer *p, uint8_t *plain, 
 		stats_add(&w->stats.keepalives_received, 1);
 		return 0;
 	}
+	/* Before the source check: a control message is no IP packet (rendezvous.h). */
+	if (p->dev->rdv.mode != RDV_OFF && rdv_is_control(plain, len)) {
+		rdv_worker_control(w, p, plain, len);
+		return 0;
+	}
 	ip_len = ip_packet_length(plain, len, &why);
 	if (!ip_len) {
 		worker_drop(w, why);
@@ -114,6 +119,8 @@ static size_t receive_data(struct worker *w, uint8_t *dgram, size_t len,
 	confirm_session(p, s);
 	stats_add(&w->stats.rx_packets, 1);
 	stats_add(&w->stats.rx_bytes, len);
+	if (from->kind == TRANSPORT_RELAY)
+		__atomic_fetch_add(&p->rdv.relay_rx_bytes, len, __ATOMIC_RELAXED);
 	ip_len = inner_packet(w, p, dgram + MESSAGE_DATA_HEADER_LEN, (size_t)plain_len, ip);
 	wg_activity(w, p, WG_ACT_RECEIVED | (ip_len ? WG_ACT_DATA_RECEIVED : 0) |
 			  (s == p->current ? WG_ACT_CONFIRMED : 0), 0, len);
@@ -153,6 +160,10 @@ size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram
 	case MESSAGE_HANDSHAKE_COOKIE:
 		queue_handshake(w, dgram, len, MESSAGE_COOKIE_LEN, from);
 		return 0;
+	case MESSAGE_RELAY:
+		if (w->tunnel && ((struct wg_device *)w->tunnel)->rdv.mode != RDV_OFF)
+			return rdv_worker_relay(w, dgram, len, from, ip);
+		break;
 	}
 	worker_drop(w, DROP_BAD_HEADER);
 	return 0;

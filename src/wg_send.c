@@ -99,6 +99,8 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 		return 0;
 	}
 	*to = &p->endpoint;
+	if (p->endpoint.kind == TRANSPORT_RELAY)
+		__atomic_fetch_add(&p->rdv.relay_tx_bytes, msg_len, __ATOMIC_RELAXED);
 	wg_activity(w, p, WG_ACT_DATA_SENT | WG_ACT_SENT | (want ? WG_ACT_WANT_HANDSHAKE : 0),
 		    msg_len, 0);
 	return msg_len;
@@ -111,8 +113,10 @@ static unsigned int control_slot(const struct wg_device *dev)
 	return dev->cipher_slots - 1;
 }
 
-/* Seals and sends one packet (len may be 0: a keepalive). peer->lock held. */
-static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, size_t len)
+/* Seals and sends one packet (len may be 0: a keepalive; data: an IP packet, for the timers).
+ * peer->lock held. */
+static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, size_t len,
+			bool data)
 {
 	struct wg_device *dev = p->dev;
 	uint64_t now = wg_now(dev), counter = __atomic_fetch_add(&s->send_counter, 1, __ATOMIC_RELAXED);
@@ -129,7 +133,9 @@ static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, s
 	if (worker_send(engine_sender(dev->engine), msg, msg_len, &p->endpoint))
 		return false;
 	__atomic_fetch_add(&p->tx_bytes, msg_len, __ATOMIC_RELAXED);
-	if (len)
+	if (p->endpoint.kind == TRANSPORT_RELAY)
+		__atomic_fetch_add(&p->rdv.relay_tx_bytes, msg_len, __ATOMIC_RELAXED);
+	if (data)
 		timers_data_sent(&p->timers, now, dev->prng += 0x9e3779b97f4a7c15ull);
 	timers_any_authenticated_packet_sent(&p->timers, now);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
@@ -143,7 +149,7 @@ static void keepalive_locked(struct wg_peer *p)
 
 	if (!p->current || !endpoint_is_set(&p->endpoint.remote))
 		return;
-	if (send_sealed(p, p->current, buf + SLOT_HEADROOM, 0))
+	if (send_sealed(p, p->current, buf + SLOT_HEADROOM, 0, false))
 		stats_add(&p->dev->engine->stats.keepalives_sent, 1);
 	wg_timers_changed(p);
 }
@@ -173,10 +179,27 @@ void wg_send_staged(struct wg_peer *p)
 
 		p->staged_first = (pos + 1) % MAX_STAGED_PACKETS;
 		send_sealed(p, p->current, p->staged + pos * slot_size + SLOT_HEADROOM,
-			    p->staged_len[pos]);
+			    p->staged_len[pos], true);
 	}
 	if (!p->staged_count)
 		p->staged_first = 0;
 	wg_timers_changed(p);
 	pthread_mutex_unlock(&p->lock);
+}
+
+bool wg_send_control(struct wg_peer *p, const void *msg, size_t len)
+{
+	/* room for the header before, padding and the tag after */
+	uint8_t buf[SLOT_HEADROOM + RDV_MAX_MSG + MESSAGE_PADDING_MULTIPLE + SLOT_TAILROOM];
+	bool sent = false;
+
+	if (len > RDV_MAX_MSG)
+		return false;
+	memcpy(buf + SLOT_HEADROOM, msg, len);
+	pthread_mutex_lock(&p->lock);
+	if (p->current && endpoint_is_set(&p->endpoint.remote))
+		sent = send_sealed(p, p->current, buf + SLOT_HEADROOM, len, false);
+	wg_timers_changed(p);
+	pthread_mutex_unlock(&p->lock);
+	return sent;
 }

@@ -19,7 +19,7 @@ enum { WG_UDP_TRIES_BEFORE_TCP = 2 };
 
 const char *wg_transport_name(const struct dgram_addr *ep)
 {
-	return ep->kind == TRANSPORT_TCP ? "TCP" : "UDP";
+	return ep->kind == TRANSPORT_TCP ? "TCP" : ep->kind == TRANSPORT_RELAY ? "the rendezvous relay" : "UDP";
 }
 
 void wg_transport_configure(const struct wg_device *dev, struct dgram_addr *ep)
@@ -42,7 +42,8 @@ void wg_transport_pick(struct wg_peer *p, bool is_retry, struct dgram_addr *to)
 
 	*to = p->endpoint;
 	p->initiation_ns = now;
-	if (p->dev->transport != TRANSPORT_MODE_AUTO)
+	/* A peer found through a rendezvous is UDP, direct or relayed: punching, not TCP. */
+	if (p->dev->transport != TRANSPORT_MODE_AUTO || p->rdv.managed)
 		return;
 	/* A cookie reply since the last initiation means UDP gets through: keep retrying there.
 	 * One lost initiation is common (the peer was starting up, a queue overflowed): only a

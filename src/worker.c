@@ -5,6 +5,7 @@
 #include "worker.h"
 #include "engine.h"
 #include "log.h"
+#include "rendezvous.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,30 +32,29 @@ uint64_t worker_jitter(struct worker *w)
 	return w->prng;
 }
 
-static bool via_tcp(const struct transport_tx *tx)
-{
-	return tx->to->kind == TRANSPORT_TCP;
-}
-
 /* Each run of datagrams with the same kind of endpoint goes to that transport: the UDP socket
- * under send_lock, the device's TCP transport (which locks itself). Returns how many left. */
+ * under send_lock (directly, or in relay envelopes to the rendezvous), the device's TCP
+ * transport (which locks itself). Returns how many left. */
 static int send_locked(struct worker *w, const struct transport_tx *tx, int count)
 {
 	struct transport *tcp = w->engine->tcp;
 	int sent = 0;
 
 	for (int i = 0, run; i < count; i += run) {
-		bool tcp_run = via_tcp(&tx[i]);
+		uint8_t kind = tx[i].to->kind;
 
-		for (run = 1; i + run < count && via_tcp(&tx[i + run]) == tcp_run; run++)
+		for (run = 1; i + run < count && tx[i + run].to->kind == kind; run++)
 			;
-		if (tcp_run && tcp) {
+		if (kind == TRANSPORT_TCP && tcp) {
 			sent += transport_send_batch(tcp, tx + i, run);
 			continue;
 		}
 		pthread_mutex_lock(&w->send_lock); /* the control thread counts here too */
-		if (tcp_run)
+		if (kind == TRANSPORT_TCP)
 			stats_drop(&w->stats, DROP_TCP_NO_CONN, (uint64_t)run);
+		else if (kind == TRANSPORT_RELAY)
+			sent += transport_relay_send(w->transport, tx + i, run,
+						     __atomic_load_n(&w->engine->relay_id, __ATOMIC_RELAXED));
 		else
 			sent += transport_send_batch(w->transport, tx + i, run);
 		pthread_mutex_unlock(&w->send_lock);

@@ -208,6 +208,14 @@ static void lenient_forms(void **state)
 	config_free(&cfg);	assert_int_equal(parse_str(&cfg, "[Interface]\nUser = nobody\nUser = myvpn-1.x\n", &err), 0);
 	assert_string_equal(cfg.user, "myvpn-1.x"); /* the last one wins */
 	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nRendezvous = Serve\n", &err), 0);
+	assert_int_equal(cfg.rendezvous, CONFIG_RENDEZVOUS_SERVE);
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nRendezvous = AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\n", &err), 0);
+	assert_int_equal(cfg.rendezvous, CONFIG_RENDEZVOUS_CLIENT);
+	assert_int_equal(cfg.rendezvous_key[0], 1);
+	assert_int_equal(cfg.rendezvous_key[31], 32);
+	config_free(&cfg);
 }
 
 /* Many peers and allowed IPs make the arrays grow several times. */
@@ -280,6 +288,8 @@ static const struct bad_case bad_cases[] = {
 	{ IFACE "Workers =\n", 2, "Workers '' is not a number" },
 	{ PEER2 "Workers = 4\n", 3, "unknown key 'Workers' in [Peer]" },
 	{ IFACE "User = no body\n", 2, "User 'no body' is not a user name" },
+	{ IFACE "Rendezvous = yes\n", 2, "Rendezvous 'yes' is neither \"serve\" nor a public key" },
+	{ PEER2 "Rendezvous = serve\n", 3, "unknown key 'Rendezvous' in [Peer]" },
 	{ IFACE "User =\n", 2, "User '' is not a user name" },
 	{ IFACE "User = ../root\n", 2, "User '../root' is not a user name" },
 	{ IFACE "FwMark = 0x100000000\n", 2, "FwMark '0x100000000' out of range" },

@@ -508,6 +508,32 @@ static void stats_replies(void **state)
 	assert_int_equal(show_parse_stats(&st, "drop_replay=x\nerrno=0\n\n", 23), -EBADMSG);
 }
 
+/* paths=1 (a rendezvous): peer 0 relayed for part of its traffic, peer 2 direct, peer 1 not in
+ * the reply; a key that is not a peer is skipped. */
+static void paths_text(void **state)
+{
+	struct show_interface ifc;
+	char *reply, *text;
+
+	load(&ifc, false);
+	assert_true(asprintf(&reply,
+			     "public_key=%s\npath=relay\nrelay_tx_bytes=512\nrelay_rx_bytes=1048576\n"
+			     "relayed_bytes=0\npublic_key=%s\npath=direct\nrelay_tx_bytes=0\n"
+			     "relay_rx_bytes=0\nrelayed_bytes=2048\npublic_key=%s\npath=none\n"
+			     "errno=0\n\n", peer_hex[0], peer_hex[2], zero_hex) > 0);
+	assert_int_equal(show_parse_paths(&ifc, reply, strlen(reply)), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "every 25 seconds\n  path: relayed through the rendezvous\n"
+				     "  through the relay: 1.00 MiB received, 512 B sent\n"
+				     "  direct: 49.00 MiB received, 1.00 KiB sent\n"));
+	assert_non_null(strstr(text, "100 B sent\n  path: direct\n  relayed from this peer: 2.00 KiB\n"));
+	assert_int_equal(ifc.peers[1].path[0], 0);
+	free(text);
+	free(reply);
+	assert_int_equal(show_parse_paths(&ifc, "public_key=zz\nerrno=0\n\n", 24), -EBADMSG);
+	show_interface_free(&ifc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +547,7 @@ int main(void)
 		cmocka_unit_test(bad_replies),
 		cmocka_unit_test(bad_peer_lines),
 		cmocka_unit_test(stats_replies),
+		cmocka_unit_test(paths_text),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }

@@ -645,6 +645,41 @@ static void handle_dispatch(void **state)
 	wg_device_free(&dev);
 }
 
+/* paths=1 (myvpn's, rendezvous): unknown without a rendezvous, as for wireguard-go; with one,
+ * each peer's path and relay counters, and get is unchanged (wg show must still parse it). */
+static void handle_paths(void **state)
+{
+	struct stats st = { 0 };
+	struct uapi_buf out = { 0 };
+	struct wg_device dev;
+	struct wg_peer *p;
+	char *text;
+
+	make_device(&dev);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "paths=1\n\n", 9, NOW, &out), -EPROTO);
+	assert_int_equal(out.len, 0);
+	dev.rdv.mode = RDV_SERVE;
+	p = dev.last_peer;
+	p->endpoint.remote.in.sin_family = AF_INET;
+	p->endpoint.remote.in.sin_port = htons(51820);
+	p->endpoint.remote.in.sin_addr.s_addr = htonl(0xcb00710a);
+	p->endpoint.kind = TRANSPORT_RELAY;
+	p->rdv.relay_tx_bytes = 11;
+	p->rdv.relay_rx_bytes = 12;
+	p->rdv.relayed_bytes = 13;
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "paths=1\n\n", 9, NOW, &out), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	text = out.data;
+	assert_non_null(strstr(text, "path=none\nrelay_tx_bytes=0\nrelay_rx_bytes=0\nrelayed_bytes=0\n"));
+	assert_non_null(strstr(text, "path=relay\nrelay_tx_bytes=11\nrelay_rx_bytes=12\nrelayed_bytes=13\n"));
+	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");
+	uapi_buf_consume(&out, out.len);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "get=1\n\n", 7, NOW, &out), 0);
+	assert_null(memmem(out.data, out.len, "path=", 5));
+	uapi_buf_free(&out);
+	wg_device_free(&dev);
+}
+
 /* stats=1 is myvpn's extension: answered only when the shell offers counters; without them it
  * is an unknown operation, as for wireguard-go, and get/set are unaffected. */
 static void handle_stats(void **state)
@@ -663,7 +698,8 @@ static void handle_stats(void **state)
 	text = out.data;
 	assert_non_null(strstr(text, "rx_packets=1\ntx_packets=2\nrx_bytes=300\ntx_bytes=400\n"
 				     "keepalives_sent=5\nkeepalives_received=6\nendpoint_changes=7\n"
-				     "handshakes_received=0\ndrop_short=0\ndrop_bad_header=9\n"));
+				     "handshakes_received=0\nrelayed_packets=0\nrelayed_bytes=0\n"
+				     "drop_short=0\ndrop_bad_header=9\n"));
 	assert_non_null(strstr(text, "\ndrop_crypto=10\n"));
 	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");
 	assert_int_equal(uapi_request_length(text, out.len - 1, 0), out.len - 1); /* one reply */
@@ -837,6 +873,7 @@ int main(void)
 		cmocka_unit_test(set_nul_and_long_lines),
 		cmocka_unit_test(handle_dispatch),
 		cmocka_unit_test(handle_stats),
+		cmocka_unit_test(handle_paths),
 		cmocka_unit_test(request_length),
 		cmocka_unit_test(buf_consume_and_grow),
 		cmocka_unit_test(server_serves_and_notices_removal),
