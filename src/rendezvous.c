@@ -124,25 +124,35 @@ static bool registered(const struct wg_peer *p, uint64_t now)
 	return at && now - at < RDV_REGISTERED_S * NS_PER_S;
 }
 
-static bool is_partner(const struct wg_peer *p, uint32_t id)
+static bool in_list(const uint32_t *ids, unsigned int count, uint32_t id)
 {
-	for (unsigned int i = 0; i < p->rdv.partner_count; i++)
-		if (p->rdv.partners[i] == id)
+	for (unsigned int i = 0; i < count; i++)
+		if (ids[i] == id)
 			return true;
 	return false;
 }
 
-/* Write lock held. A full list forgets its oldest partner. */
+static bool is_partner(const struct wg_peer *p, uint32_t id)
+{
+	return in_list(p->rdv.partners, p->rdv.partner_count, id);
+}
+
+/* A full list forgets its oldest entry. */
+static void add_to_list(uint32_t *ids, unsigned int *count, uint32_t id)
+{
+	if (in_list(ids, *count, id))
+		return;
+	if (*count == RDV_MAX_PARTNERS) {
+		memmove(ids, ids + 1, sizeof(ids[0]) * (RDV_MAX_PARTNERS - 1));
+		(*count)--;
+	}
+	ids[(*count)++] = id;
+}
+
+/* Write lock held: workers read the partners. */
 static void add_partner(struct wg_peer *p, uint32_t id)
 {
-	if (is_partner(p, id))
-		return;
-	if (p->rdv.partner_count == RDV_MAX_PARTNERS) {
-		memmove(p->rdv.partners, p->rdv.partners + 1,
-			sizeof(p->rdv.partners[0]) * (RDV_MAX_PARTNERS - 1));
-		p->rdv.partner_count--;
-	}
-	p->rdv.partners[p->rdv.partner_count++] = id;
+	add_to_list(p->rdv.partners, &p->rdv.partner_count, id);
 }
 
 /* Tells `to` where `about` is. */
@@ -196,14 +206,21 @@ static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct r
 	}
 }
 
-/* Answered only about a peer of ours that speaks the extension (said HELLO lately). */
+/* Answered only about a peer of ours that speaks the extension (said HELLO lately) and asked
+ * about the asker too. */
 static void serve_query(struct wg_device *dev, struct wg_peer *p, const struct rdv_msg *m)
 {
 	struct wg_peer *q = wg_peer_by_key(dev, m->key);
 
 	serve_hello(dev, p, m);
-	if (!q || q == p || !registered(q, wg_now(dev))) {
-		log_debug("rendezvous: peer %u asked for a peer we cannot introduce", p->id);
+	if (!q || q == p) {
+		log_debug("rendezvous: peer %u asked for a key that is not another peer of ours", p->id);
+		return;
+	}
+	add_to_list(p->rdv.asked, &p->rdv.asked_count, q->id);
+	if (!registered(q, wg_now(dev)) || !in_list(q->rdv.asked, q->rdv.asked_count, p->id)) {
+		log_debug("rendezvous: peer %u asked for peer %u, which does not look for it (yet)",
+			  p->id, q->id);
 		return;
 	}
 	introduce(dev, p, q);

@@ -29,10 +29,12 @@
  *   PEER   R->A and R->B at once: the other's public key (32), the other's relay id (4, BE),
  *                the receiver's own relay id (4, BE), the other's endpoint as R sees it (18),
  *                then the other's local addresses. flags: RELAY (R relays between the two).
- * R answers a QUERY only when B is one of its peers, B has said HELLO recently, and A is not
- * B; else it says nothing (a peer of R learns nothing about strangers). R remembers the pair,
- * and when either side's endpoint changes (a HELLO from a new address) it sends PEER to both
- * again, so both punch again.
+ * R introduces A and B (PEER to both) only when each asked about the other (both list the
+ * other as a peer: mutual interest), both are R's peers and said HELLO recently; else it says
+ * nothing. So a peer of R learns no address of a peer that does not look for it, and a
+ * stranger, with no session, learns nothing. Both ask at start, and R answers the second
+ * question. R remembers the pair, and when either side's endpoint changes (a HELLO from a new
+ * address) it sends PEER to both again, so both punch again.
  *
  * ---- Hole punching ----
  * On PEER, the client takes the candidates (R's view of the other's NAT address first, then
@@ -51,7 +53,8 @@
  *   u32 type (LE) = MESSAGE_RELAY | u32 destination's relay id (BE) | u32 sender's (BE)
  * followed by the WireGuard datagram as it is: R never holds A-B keys. R checks that the
  * sender's id is the peer whose endpoint the envelope came from, that both are its peers, that
- * it introduced them to each other and that the destination accepts relaying, charges both
+ * it introduced them to each other (so each asked for the other) and that the destination
+ * accepts relaying (HELLO's flag), charges both
  * rate limits (per sender, total), and sends the same bytes to the destination's endpoint. The
  * receiver takes an envelope only from its R's address and hands the inner datagram to the
  * WireGuard receive path as if it came from the virtual endpoint. Every RDV_RETRY_INTERVAL the
@@ -168,6 +171,8 @@ struct rdv_peer {
 	union endpoint locals[RDV_MAX_ADDRS];
 	unsigned int local_count;
 	union endpoint told; /* its endpoint when R last introduced it */
+	uint32_t asked[RDV_MAX_PARTNERS]; /* ids of the peers it asked about (control thread) */
+	unsigned int asked_count;
 	uint32_t partners[RDV_MAX_PARTNERS];
 	unsigned int partner_count;
 	struct rdv_budget budget;

@@ -1,13 +1,34 @@
 #!/bin/bash
 # Rendezvous, both sides behind port-restricted NAT (plain masquerade): r introduces a and b,
 # they punch through both NATs, and the path is direct: a transfer from a to b checks out by
-# sha256 while r relays nothing of it. Topology: tests/net/rendezvous.sh.
+# sha256 while r relays nothing of it. Interop: a stock wireguard-go peer g of r (203.0.113.30
+# on the bridge, tunnel 10.99.0.5) works as usual and never gets a message type other than
+# WireGuard's four. Topology: tests/net/rendezvous.sh.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/rendezvous.sh"
 
 topo_two_nats
+ns_add g
+veth inet "$P-ig" g "$P-g"
+at inet ip link set "$P-ig" master br0
+at g ip addr add 203.0.113.30/24 dev "$P-g"
 rendezvous_confs
+wg_keys g
+printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.5/32\n' "$(cat "$TMP/g.pub")" >>"$TMP/r.conf"
+# what reaches g from r's port: anything but WireGuard's types 1-4 (first 4 bytes, LE) counts
+at g nft -f - <<-NFT
+	table ip t {
+		chain in {
+			type filter hook input priority filter;
+			udp sport 51820 @th,64,32 != { 0x01000000, 0x02000000, 0x03000000, 0x04000000 } counter name other
+			udp sport 51820 @th,64,32 0x04000000 counter name data
+		}
+		counter other {}
+		counter data {}
+	}
+NFT
 start_rendezvous_nodes
+start_wireguard_go g "$P-wg" 10.99.0.5/24 fd99::5/64 51820 "$(cat "$TMP/r.pub")" 203.0.113.10:51820 10.99.0.1/32 5
 
 ping_eventually a 15 10.99.0.3 || fail "a cannot reach b: $(tail -20 "$TMP/a.log")"
 wait_until 10 grep -q "direct path to 203.0.113.2:" "$TMP/a.log" ||
@@ -20,6 +41,13 @@ transfer_checks_out 4 || fail "the transfer from a to b did not check out"
 after=$(stat_of "$R_PID" r relayed_bytes) || fail "no stats from r"
 [ $(( after - before )) -lt 10000 ] || fail "r relayed $(( after - before )) bytes of a direct transfer"
 log "4 MiB a -> b direct, sha256 ok; r relayed $(( after - before )) bytes"
+
+ping_eventually g 5 10.99.0.1 || fail "the wireguard-go peer cannot reach r"
+at g ping -q -c 5 -i 0.2 10.99.0.1 >/dev/null || fail "pings from the wireguard-go peer lost"
+at g nft list counter ip t data | grep -q "packets [1-9]" || fail "the capture on g saw no data messages"
+at g nft list counter ip t other | grep -q "packets 0 " ||
+	fail "g got non-WireGuard messages: $(at g nft list counter ip t other)"
+log "wireguard-go peer of r: tunnel works, only WireGuard message types received"
 
 # myvpn show says how b is reached
 "$MYVPN" show "$P-ta" | grep -A8 "$(cat "$TMP/b.pub")" | grep -q "path: direct" ||
