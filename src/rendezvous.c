@@ -183,27 +183,41 @@ static void introduce(struct wg_device *dev, struct wg_peer *a, struct wg_peer *
 	log_info("rendezvous: introduced peer %u and peer %u to each other", a->id, b->id);
 }
 
-/* HELLO, or the HELLO part of a QUERY. A peer whose NAT address changed since R last
- * introduced it is introduced again to its partners: both sides punch again. */
-static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct rdv_msg *m)
+/* A peer whose NAT address changed since R last introduced it is introduced again to its
+ * partners, at most once a second: both sides punch again. */
+static void reintroduce(struct wg_device *dev, struct wg_peer *p)
 {
-	bool moved = p->rdv.told.sa.sa_family && !endpoint_equal(&p->rdv.told, &p->endpoint.remote);
 	uint64_t now = wg_now(dev);
 
-	wg_write_lock(dev);
-	__atomic_store_n(&p->rdv.registered_ns, now, __ATOMIC_RELAXED);
-	p->rdv.accepts_relay = m->flags & RDV_F_RELAY;
-	p->rdv.local_count = m->addr_count;
-	memcpy(p->rdv.locals, m->addrs, sizeof(m->addrs[0]) * m->addr_count);
-	wg_unlock(dev);
-	if (!moved)
+	if (!p->rdv.told.sa.sa_family || endpoint_equal(&p->rdv.told, &p->endpoint.remote) ||
+	    !registered(p, now) || now - p->rdv.reintroduced_ns < NS_PER_S)
 		return;
+	p->rdv.reintroduced_ns = now;
+	log_info("rendezvous: peer %u moved; introducing it again", p->id);
 	for (unsigned int i = 0; i < p->rdv.partner_count; i++) {
 		struct wg_peer *q = wg_peer_by_id(dev, p->rdv.partners[i]);
 
 		if (q && registered(q, now))
 			introduce(dev, p, q);
 	}
+}
+
+void rdv_peer_moved(struct wg_peer *p)
+{
+	if (p->dev->rdv.mode == RDV_SERVE && p->endpoint.kind == TRANSPORT_UDP)
+		reintroduce(p->dev, p);
+}
+
+/* HELLO, or the HELLO part of a QUERY. */
+static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct rdv_msg *m)
+{
+	wg_write_lock(dev);
+	__atomic_store_n(&p->rdv.registered_ns, wg_now(dev), __ATOMIC_RELAXED);
+	p->rdv.accepts_relay = m->flags & RDV_F_RELAY;
+	p->rdv.local_count = m->addr_count;
+	memcpy(p->rdv.locals, m->addrs, sizeof(m->addrs[0]) * m->addr_count);
+	wg_unlock(dev);
+	reintroduce(dev, p); /* in case the move came before the peer registered */
 }
 
 /* Answered only about a peer of ours that speaks the extension (said HELLO lately) and asked

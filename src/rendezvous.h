@@ -33,8 +33,9 @@
  * other as a peer: mutual interest), both are R's peers and said HELLO recently; else it says
  * nothing. So a peer of R learns no address of a peer that does not look for it, and a
  * stranger, with no session, learns nothing. Both ask at start, and R answers the second
- * question. R remembers the pair, and when either side's endpoint changes (a HELLO from a new
- * address) it sends PEER to both again, so both punch again.
+ * question. R remembers the pair, and when either side's endpoint changes (R roams it: any
+ * authenticated packet from a new address, such as a keepalive) it sends PEER to both again,
+ * at most once a second, so both punch again.
  *
  * ---- Hole punching ----
  * On PEER, the client takes the candidates (R's view of the other's NAT address first, then
@@ -173,6 +174,7 @@ struct rdv_peer {
 	union endpoint told; /* its endpoint when R last introduced it */
 	uint32_t asked[RDV_MAX_PARTNERS]; /* ids of the peers it asked about (control thread) */
 	unsigned int asked_count;
+	uint64_t reintroduced_ns; /* the last introduction after a move */
 	uint32_t partners[RDV_MAX_PARTNERS];
 	unsigned int partner_count;
 	struct rdv_budget budget;
@@ -218,6 +220,9 @@ int rdv_start(struct wg_device *dev);
 void rdv_free(struct wg_device *dev);
 /* Control thread, on every wake-up: serves the queued control messages. */
 void rdv_serve(struct wg_device *dev);
+/* Control thread, after a peer's endpoint changed (wg_peer_move): on R, its partners and it
+ * learn the new address and punch again. */
+void rdv_peer_moved(struct wg_peer *p);
 /* Control thread: a mapped external address to offer as a candidate (family 0: none). */
 void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep);
 

@@ -192,6 +192,7 @@ void wg_peer_move(struct wg_peer *p, const struct dgram_addr *from)
 	wg_write_lock(p->dev);
 	p->endpoint = *from;
 	wg_unlock(p->dev);
+	rdv_peer_moved(p);
 }
 
 static void set_endpoint(struct wg_peer *p, const struct dgram_addr *from)

@@ -35,17 +35,20 @@ topo_two_nats() {
 	nat_rule nb "$P-nbi" "$nat_b"
 }
 
-# nat_rule NS OUT_IF [fully-random]: masquerade, and a home router's firewall: nothing new
+# nat_rule NS OUT_IF [fully-random | to ADDR]: masquerade (or snat to ADDR), and a home
+# router's firewall: nothing new
 # from the internet to the router itself. Without that drop, Linux conntrack records the other
 # side's first (unsolicited) punch as a flow to the router, and when our peer then sends to
 # that address the NAT finds the port taken and maps it to another one: plain masquerade turns
 # symmetric for that pair, and only the relay works.
 nat_rule() {
+	local action="masquerade $3"
+	[ "${3#to }" = "$3" ] || action="snat $3"
 	at "$1" nft -f - <<-NFT
 		table ip nat {
 			chain postrouting {
 				type nat hook postrouting priority srcnat;
-				oifname "$2" masquerade $3
+				oifname "$2" $action
 			}
 		}
 		table ip filter {

@@ -49,6 +49,20 @@ at g nft list counter ip t other | grep -q "packets 0 " ||
 	fail "g got non-WireGuard messages: $(at g nft list counter ip t other)"
 log "wireguard-go peer of r: tunnel works, only WireGuard message types received"
 
+# Roaming: natA's public address changes (snat to a new one, its mappings gone). r sees a's
+# next packet come from the new address and introduces a and b again; they punch again.
+at na ip addr add 203.0.113.3/24 dev "$P-nai"
+at na nft flush ruleset
+nat_rule na "$P-nai" "to 203.0.113.3"
+at na conntrack -F 2>/dev/null
+start=$(date +%s%N)
+wait_until 20 ping_ok a 10.99.0.3 || fail "no ping from a to b after natA's address changed"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -q "peer 1 moved; introducing it again" "$TMP/r.log" || fail "r did not introduce a again"
+[ "$ms" -lt 15000 ] || fail "pings took ${ms} ms to resume after natA's address changed"
+wait_until 5 grep -q "direct path to 203.0.113.3:" "$TMP/b.log" || fail "b has no direct path to a's new address"
+log "natA's address changed: pings resumed after ${ms} ms, direct again"
+
 # myvpn show says how b is reached
 "$MYVPN" show "$P-ta" | grep -A8 "$(cat "$TMP/b.pub")" | grep -q "path: direct" ||
 	fail "myvpn show does not say the path is direct: $("$MYVPN" show "$P-ta")"
