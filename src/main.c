@@ -449,6 +449,26 @@ static int add_routes(const struct device *dev, const struct config *cfg, char *
 
 /* SIGHUP: the -c file again, applied as `wg syncconf` would. A file that does not parse, or
  * a request the device refuses, changes nothing. */
+/* Peers added without an Endpoint are looked for through the rendezvous too; the role itself
+ * (Rendezvous) stays as it started. */
+static void reload_rendezvous(struct tunnel *t, const struct config *cfg)
+{
+	const struct rdv_device *r = &t->wg.rdv;
+	bool same = (cfg->rendezvous == CONFIG_RENDEZVOUS_OFF && r->mode == RDV_OFF) ||
+		    (cfg->rendezvous == CONFIG_RENDEZVOUS_SERVE && r->mode == RDV_SERVE) ||
+		    (cfg->rendezvous == CONFIG_RENDEZVOUS_CLIENT && r->mode == RDV_CLIENT &&
+		     !memcmp(cfg->rendezvous_key, r->server_key, sizeof(r->server_key)));
+
+	if (!same)
+		log_warn("%s: a new Rendezvous takes a restart; keeping the old one", t->config_file);
+	for (size_t i = 0; i < cfg->peer_count; i++) {
+		struct wg_peer *p = wg_peer_by_key(&t->wg, cfg->peers[i].public_key);
+
+		if (p)
+			rdv_manage(&t->wg, p, !cfg->peers[i].has_endpoint);
+	}
+}
+
 static void reload(struct signals *s)
 {
 	struct tunnel *t = s->tunnel;
@@ -476,6 +496,8 @@ static void reload(struct signals *s)
 			snprintf(err, sizeof(err), "%s: cannot apply: %s", t->config_file, strerror(-ret));
 	}
 	uapi_buf_free(&req);
+	if (!ret)
+		reload_rendezvous(t, &cfg);
 	if (!ret && add_routes(s->dev, &cfg, err, sizeof(err)))
 		log_warn("%s", err);
 	else if (ret)

@@ -56,6 +56,15 @@ int rdv_configure(struct wg_device *dev, enum rdv_mode mode, const uint8_t *serv
 	return 0;
 }
 
+void rdv_manage(struct wg_device *dev, struct wg_peer *p, bool no_endpoint)
+{
+	bool managed = dev->rdv.mode == RDV_CLIENT && no_endpoint && p != server_of(dev);
+
+	if (managed && !p->rdv.managed)
+		p->rdv.query_next_ns = 0; /* a new one: ask at once */
+	p->rdv.managed = managed;
+}
+
 void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep)
 {
 	dev->rdv.extra = *ep;

@@ -215,6 +215,9 @@ struct worker;
  * an Endpoint. */
 int rdv_configure(struct wg_device *dev, enum rdv_mode mode, const uint8_t *server_key,
 		  const char *ifname, char *err, size_t errlen);
+/* A reloaded configuration: the peers without an Endpoint there (no_endpoint) are looked for
+ * through R, the others not. Control thread. */
+void rdv_manage(struct wg_device *dev, struct wg_peer *p, bool no_endpoint);
 /* From wg_device_start: the timer. 0 or -errno. */
 int rdv_start(struct wg_device *dev);
 void rdv_free(struct wg_device *dev);

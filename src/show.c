@@ -531,8 +531,16 @@ static void json_peer(FILE *out, const struct show_peer *p)
 	}
 	fprintf(out,
 		"],\n        \"latest_handshake\": %" PRIu64 ",\n        \"rx_bytes\": %" PRIu64
-		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u\n      }",
+		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u",
 		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive);
+	if (p->path[0]) {
+		fputs(",\n        \"path\": ", out);
+		json_string(out, p->path);
+		fprintf(out, ",\n        \"relay_rx_bytes\": %" PRIu64 ",\n        \"relay_tx_bytes\": %" PRIu64
+			",\n        \"relayed_bytes\": %" PRIu64, p->relay_rx_bytes, p->relay_tx_bytes,
+			p->relayed_bytes);
+	}
+	fputs("\n      }", out);
 }
 
 static void json_counters(FILE *out, const struct show_interface *ifc)

@@ -529,6 +529,12 @@ static void paths_text(void **state)
 	assert_non_null(strstr(text, "100 B sent\n  path: direct\n  relayed from this peer: 2.00 KiB\n"));
 	assert_int_equal(ifc.peers[1].path[0], 0);
 	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "\"persistent_keepalive\": 25,\n        \"path\": \"relay\",\n"
+				     "        \"relay_rx_bytes\": 1048576,\n        \"relay_tx_bytes\": 512,\n"
+				     "        \"relayed_bytes\": 0\n      }"));
+	assert_non_null(strstr(text, "\"persistent_keepalive\": 0\n      }")); /* peer 1: no path */
+	free(text);
 	free(reply);
 	assert_int_equal(show_parse_paths(&ifc, "public_key=zz\nerrno=0\n\n", 24), -EBADMSG);
 	show_interface_free(&ifc);
