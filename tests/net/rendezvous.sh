@@ -80,7 +80,7 @@ client_conf() {
 	{
 		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = %s/24\nRendezvous = %s\n' \
 			"$(cat "$TMP/$1.key")" "$2" "$(cat "$TMP/r.pub")"
-		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32\nEndpoint = 203.0.113.10:51820\nPersistentKeepalive = 10\n' "$(cat "$TMP/r.pub")"
+		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32\nEndpoint = 203.0.113.10:51820\nPersistentKeepalive = 5\n' "$(cat "$TMP/r.pub")"
 		printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\nPersistentKeepalive = 10\n' "$(cat "$TMP/$3.pub")" "$4"
 	} >"$TMP/$1.conf"
 }

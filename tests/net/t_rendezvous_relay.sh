@@ -19,9 +19,23 @@ done
 at x ip addr add 203.0.113.20/24 dev "$P-x"
 at m ip addr add 203.0.113.21/24 dev "$P-m"
 rendezvous_confs
-wg_keys m
+wg_keys m; wg_keys x
 printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.8/32\n' "$(cat "$TMP/m.pub")" >>"$TMP/r.conf"
 start_rendezvous_nodes
+
+# x (a stranger to r) and m (r's peer, unknown to b) both look for b through r (checked below).
+for n in x m; do
+	{
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.99.0.9/24\nRendezvous = %s\n' \
+			"$(cat "$TMP/$n.key")" "$(cat "$TMP/r.pub")"
+		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32\nEndpoint = 203.0.113.10:51820\n' "$(cat "$TMP/r.pub")"
+		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.3/32\n' "$(cat "$TMP/b.pub")"
+	} >"$TMP/$n.conf"
+	chmod 600 "$TMP/$n.conf"
+	bg $n $n "$MYVPN" -c "$TMP/$n.conf" -i "$P-t$n" -v
+	eval "${n^^}_PID=$BG_PID"
+done
+wait_ready x; wait_ready m
 
 ping_eventually a 20 10.99.0.3 || fail "a cannot reach b: $(tail -20 "$TMP/a.log")"
 # whichever side gives up punching first moves both: the other follows its relayed handshake
@@ -40,19 +54,21 @@ log "3 MiB a -> b through r, sha256 ok; r relayed $(( after - before )) bytes"
 "$MYVPN" show "$P-tr" | grep -A10 "$(cat "$TMP/a.pub")" | grep -q "relayed from this peer: [1-9]" ||
 	fail "myvpn show on r does not count what it relayed: $("$MYVPN" show "$P-tr")"
 
-# x (a stranger to r) and m (r's peer, unknown to b) both look for b through r.
-for n in x m; do
-	{
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.99.0.9/24\nRendezvous = %s\n' \
-			"$(cat "$TMP/$n.key" 2>/dev/null || { wg_keys $n; cat "$TMP/$n.key"; })" "$(cat "$TMP/r.pub")"
-		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32\nEndpoint = 203.0.113.10:51820\n' "$(cat "$TMP/r.pub")"
-		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.3/32\n' "$(cat "$TMP/b.pub")"
-	} >"$TMP/$n.conf"
-	chmod 600 "$TMP/$n.conf"
-	bg $n $n "$MYVPN" -c "$TMP/$n.conf" -i "$P-t$n" -v
-	eval "${n^^}_PID=$BG_PID"
-	wait_ready $n
-done
+# A flood through the relay: r forwards at most its per-peer budget (8 MiB/s) and drops the
+# rest as relay_ratelimited.
+bg iperf b iperf3 -s -1 -B 10.99.0.3
+sleep 0.3
+before=$(stat_of "$R_PID" r relayed_bytes)
+limited=$(drop_count "$(myvpn_drops "$R_PID" r)" relay_ratelimited)
+at a iperf3 -u -b 200M -l 1200 -t 1 -c 10.99.0.3 >/dev/null || fail "iperf3 flood failed"
+after=$(stat_of "$R_PID" r relayed_bytes)
+now_limited=$(drop_count "$(myvpn_drops "$R_PID" r)" relay_ratelimited)
+# 1 s of flood, plus the budget of a window or two around it
+[ $(( after - before )) -le $(( (8 << 20) * 13 / 10 )) ] ||
+	fail "r relayed $(( after - before )) bytes in a 1 s flood: over its 8 MiB/s budget"
+[ $(( now_limited - limited )) -gt 1000 ] || fail "r rate-limited only $(( now_limited - limited )) datagrams of a 200 Mbit/s flood"
+log "200 Mbit/s flood: r relayed $(( (after - before) >> 10 )) KiB in 1 s, dropped $(( now_limited - limited ))"
+
 wait_until 10 grep -q "its public key is not one of our peers" "$TMP/r.log" || fail "r did not reject the stranger"
 wait_until 10 grep -q "peer 3 asked for peer 2, which does not look for it" "$TMP/r.log" ||
 	fail "m did not ask r for b: $(grep -i "peer 3" "$TMP/r.log" | tail -5)"
