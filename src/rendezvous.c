@@ -82,6 +82,8 @@ static void refresh_locals(struct wg_device *dev)
 
 	if (port <= 0 || getifaddrs(&list))
 		return;
+	if (dev->rdv.extra.sa.sa_family)
+		dev->rdv.locals[n++] = dev->rdv.extra; /* first: MAPPED says so */
 	for (struct ifaddrs *a = list; a && n < RDV_MAX_ADDRS - 1; a = a->ifa_next) {
 		union endpoint ep = { 0 };
 
@@ -103,8 +105,6 @@ static void refresh_locals(struct wg_device *dev)
 		dev->rdv.locals[n++] = ep;
 	}
 	freeifaddrs(list);
-	if (dev->rdv.extra.sa.sa_family)
-		dev->rdv.locals[n++] = dev->rdv.extra;
 	dev->rdv.local_count = n;
 }
 
@@ -120,6 +120,8 @@ static bool send_msg(struct wg_peer *to, const struct rdv_msg *m)
 
 static void put_locals(const struct wg_device *dev, struct rdv_msg *m)
 {
+	if (dev->rdv.extra.sa.sa_family && dev->rdv.local_count)
+		m->flags |= RDV_F_MAPPED;
 	m->addr_count = dev->rdv.local_count;
 	memcpy(m->addrs, dev->rdv.locals, sizeof(m->addrs[0]) * m->addr_count);
 }
@@ -175,6 +177,8 @@ static void send_peer(struct wg_peer *to, struct wg_peer *about)
 	memcpy(m.addrs, about->rdv.locals, sizeof(m.addrs[0]) * m.addr_count);
 	if (about->rdv.accepts_relay && to->rdv.accepts_relay)
 		m.flags |= RDV_F_RELAY;
+	if (about->rdv.locals_mapped)
+		m.flags |= RDV_F_MAPPED;
 	if (!send_msg(to, &m))
 		log_debug("peer %u: cannot tell it about peer %u yet (no session)", to->id, about->id);
 }
@@ -223,6 +227,7 @@ static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct r
 	wg_write_lock(dev);
 	__atomic_store_n(&p->rdv.registered_ns, wg_now(dev), __ATOMIC_RELAXED);
 	p->rdv.accepts_relay = m->flags & RDV_F_RELAY;
+	p->rdv.locals_mapped = (m->flags & RDV_F_MAPPED) && m->addr_count;
 	p->rdv.local_count = m->addr_count;
 	memcpy(p->rdv.locals, m->addrs, sizeof(m->addrs[0]) * m->addr_count);
 	wg_unlock(dev);
@@ -332,6 +337,12 @@ static void serve_peer(struct wg_device *dev, const struct rdv_msg *m)
 		add_candidate(p, &m->addrs[i], family);
 	p->rdv.remote_id = m->peer_id;
 	p->rdv.relay_offered = m->flags & RDV_F_RELAY;
+	memset(&p->rdv.mapped, 0, sizeof(p->rdv.mapped));
+	if ((m->flags & RDV_F_MAPPED) && m->addr_count) {
+		p->rdv.mapped = m->addrs[0];
+		if (endpoint_to_family(&p->rdv.mapped, family))
+			memset(&p->rdv.mapped, 0, sizeof(p->rdv.mapped));
+	}
 	__atomic_store_n(&dev->engine->relay_id, m->your_id, __ATOMIC_RELAXED);
 	if (!p->rdv.cand_count)
 		return;

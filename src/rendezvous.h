@@ -22,13 +22,15 @@
  *   header (8 bytes): 00 'R' 'D' 'V' | type | flags | count | version (1)
  *   address (18 bytes): IPv6 address (IPv4 as ::ffff:a.b.c.d), port (big endian)
  *   HELLO  A->R: count addresses: A's local addresses and listen port.  flags: RELAY (A accepts
- *                datagrams relayed to it). Sent every RDV_HELLO_INTERVAL: R learns that A speaks
+ *                datagrams relayed to it), MAPPED (the first address is a port mapping A's NAT
+ *                router made for it: NAT-PMP, PCP or UPnP). Sent every RDV_HELLO_INTERVAL: R learns that A speaks
  *                the extension, and sees A's current NAT address (the session's endpoint).
  *   QUERY  A->R: B's public key (32), then A's local addresses as in HELLO (a QUERY is also a
  *                HELLO). "Where is B?"
  *   PEER   R->A and R->B at once: the other's public key (32), the other's relay id (4, BE),
  *                the receiver's own relay id (4, BE), the other's endpoint as R sees it (18),
- *                then the other's local addresses. flags: RELAY (R relays between the two).
+ *                then the other's local addresses. flags: RELAY (R relays between the two),
+ *                MAPPED (as in the other's HELLO).
  * R introduces A and B (PEER to both) only when each asked about the other (both list the
  * other as a peer: mutual interest), both are R's peers and said HELLO recently; else it says
  * nothing. So a peer of R learns no address of a peer that does not look for it, and a
@@ -62,8 +64,9 @@
  * client asks R again, both sides punch again, and a direct handshake moves the traffic off R.
  * The relay id is the peer's id at R (its "peer N" number).
  *
- * Port mapping (NAT-PMP/UPnP) would add our mapped external address as one more local
- * candidate: rdv_set_extra_candidate is that hook.
+ * Port mapping (NAT-PMP/UPnP) adds our mapped external address as the first local candidate,
+ * flagged MAPPED: rdv_set_extra_candidate is that hook. A peer that ends up talking to it
+ * reports the path as "mapped".
  */
 #ifndef MYVPN_RENDEZVOUS_H
 #define MYVPN_RENDEZVOUS_H
@@ -92,6 +95,7 @@ enum rdv_msg_type {
 
 enum rdv_flags {
 	RDV_F_RELAY = 1 << 0,
+	RDV_F_MAPPED = 1 << 1,
 };
 
 enum {
@@ -161,6 +165,7 @@ struct rdv_peer {
 	struct dgram_addr cand[RDV_MAX_CANDIDATES];
 	unsigned int cand_count;
 	uint32_t remote_id; /* its relay id at R */
+	union endpoint mapped; /* its port-mapped address, in our socket's family; family 0: none */
 	bool relay_offered;
 	unsigned int punch_round; /* rounds done; punching while < RDV_PUNCH_ROUNDS and active */
 	bool punching;
@@ -169,6 +174,7 @@ struct rdv_peer {
 	 * workers under the read lock. */
 	uint64_t registered_ns; /* last HELLO or QUERY; 0 = never */
 	bool accepts_relay;
+	bool locals_mapped; /* locals[0] is a port mapping */
 	union endpoint locals[RDV_MAX_ADDRS];
 	unsigned int local_count;
 	union endpoint told; /* its endpoint when R last introduced it */
@@ -226,7 +232,8 @@ void rdv_serve(struct wg_device *dev);
 /* Control thread, after a peer's endpoint changed (wg_peer_move): on R, its partners and it
  * learn the new address and punch again. */
 void rdv_peer_moved(struct wg_peer *p);
-/* Control thread: a mapped external address to offer as a candidate (family 0: none). */
+/* Control thread: a mapped external address to offer as a candidate (family 0: none); R
+ * hears of it with the next HELLO, at once. For the port-mapping module. */
 void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep);
 
 /* Workers (read lock held). A control message from authenticated peer p: queued. */

@@ -194,8 +194,12 @@ static const char *path_name(const struct wg_peer *p)
 {
 	if (!endpoint_is_set(&p->endpoint.remote))
 		return "none";
-	return p->endpoint.kind == TRANSPORT_RELAY ? "relay" :
-	       p->endpoint.kind == TRANSPORT_TCP ? "tcp" : "direct";
+	if (p->endpoint.kind == TRANSPORT_RELAY)
+		return "relay";
+	if (p->endpoint.kind == TRANSPORT_TCP)
+		return "tcp";
+	return p->rdv.mapped.sa.sa_family && endpoint_equal(&p->rdv.mapped, &p->endpoint.remote)
+		       ? "mapped" : "direct";
 }
 
 int uapi_paths(const struct wg_device *dev, struct uapi_buf *out)

@@ -24,7 +24,7 @@
  * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
  * reason, named by stats_drop_reason_name(). `wg` never sends it.
  *
- *   paths=1\n\n                ->  { public_key=<hex>\n path=direct|relay|tcp|none\n
+ *   paths=1\n\n                ->  { public_key=<hex>\n path=direct|mapped|relay|tcp|none\n
  *                                  relay_tx_bytes=N\n relay_rx_bytes=N\n relayed_bytes=N\n }*
  *                                  errno=0\n\n
  *

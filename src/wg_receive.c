@@ -161,7 +161,7 @@ size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram
 		queue_handshake(w, dgram, len, MESSAGE_COOKIE_LEN, from);
 		return 0;
 	case MESSAGE_RELAY:
-		if (w->tunnel && ((struct wg_device *)w->tunnel)->rdv.mode != RDV_OFF)
+		if (((struct wg_device *)w->tunnel)->rdv.mode != RDV_OFF)
 			return rdv_worker_relay(w, dgram, len, from, ip);
 		break;
 	}

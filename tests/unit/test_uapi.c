@@ -674,6 +674,12 @@ static void handle_paths(void **state)
 	assert_non_null(strstr(text, "path=relay\nrelay_tx_bytes=11\nrelay_rx_bytes=12\nrelayed_bytes=13\n"));
 	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");
 	uapi_buf_consume(&out, out.len);
+	/* the endpoint is the port mapping the peer's rendezvous reported */
+	p->endpoint.kind = TRANSPORT_UDP;
+	p->rdv.mapped = p->endpoint.remote;
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "paths=1\n\n", 9, NOW, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "path=mapped\n", 12));
+	uapi_buf_consume(&out, out.len);
 	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "get=1\n\n", 7, NOW, &out), 0);
 	assert_null(memmem(out.data, out.len, "path=", 5));
 	uapi_buf_free(&out);
