@@ -38,8 +38,8 @@ static union endpoint v6(const char *ip, uint16_t port)
 
 static void test_peer_round_trip(void **state)
 {
-	struct rdv_msg m = { .type = RDV_PEER, .flags = RDV_F_RELAY, .peer_id = 7, .your_id = 3,
-			     .observed = v4("198.51.100.2", 40000), .addr_count = 2 };
+	struct rdv_msg m = { .type = RDV_PEER, .flags = RDV_F_RELAY | RDV_F_MAPPED, .peer_id = 7,
+			     .your_id = 3, .observed = v4("198.51.100.2", 40000), .addr_count = 2 };
 	struct rdv_msg out;
 	uint8_t buf[RDV_MAX_MSG + 16];
 	size_t len;
@@ -54,7 +54,7 @@ static void test_peer_round_trip(void **state)
 	memset(buf + len, 0, 16);        /* a data message's padding */
 	assert_int_equal(rdv_decode(buf, len + 16, &out), 0);
 	assert_int_equal(out.type, RDV_PEER);
-	assert_int_equal(out.flags, RDV_F_RELAY);
+	assert_int_equal(out.flags, RDV_F_RELAY | RDV_F_MAPPED);
 	assert_int_equal(out.peer_id, 7);
 	assert_int_equal(out.your_id, 3);
 	assert_memory_equal(out.key, m.key, sizeof(m.key));
