@@ -23,8 +23,9 @@
  *   address (18 bytes): IPv6 address (IPv4 as ::ffff:a.b.c.d), port (big endian)
  *   HELLO  A->R: count addresses: A's local addresses and listen port.  flags: RELAY (A accepts
  *                datagrams relayed to it), MAPPED (the first address is a port mapping A's NAT
- *                router made for it: NAT-PMP, PCP or UPnP). Sent every RDV_HELLO_INTERVAL: R learns that A speaks
- *                the extension, and sees A's current NAT address (the session's endpoint).
+ *                router made for it: NAT-PMP, PCP or UPnP). Sent every RDV_HELLO_INTERVAL_S: R
+ *                learns that A speaks the extension, and sees A's current NAT address (the
+ *                session's endpoint).
  *   QUERY  A->R: B's public key (32), then A's local addresses as in HELLO (a QUERY is also a
  *                HELLO). "Where is B?"
  *   PEER   R->A and R->B at once: the other's public key (32), the other's relay id (4, BE),

@@ -387,6 +387,12 @@ static void print_ago(FILE *out, uint64_t then, uint64_t now)
 	}
 }
 
+/* all - part, never below 0: the counters are read at slightly different moments */
+static uint64_t rest(uint64_t all, uint64_t part)
+{
+	return part < all ? all - part : 0;
+}
+
 /* With a rendezvous: the path, and the bytes each path carried when the relay carried any. */
 static void print_path(FILE *out, const struct show_peer *p)
 {
@@ -394,13 +400,14 @@ static void print_path(FILE *out, const struct show_peer *p)
 
 	if (!p->path[0])
 		return;
-	fprintf(out, "  path: %s\n", !strcmp(p->path, "relay") ? "relayed through the rendezvous" : p->path);
+	fprintf(out, "  path: %s\n",
+		!strcmp(p->path, "relay") ? "relayed through the rendezvous" : p->path);
 	if (p->relay_rx_bytes || p->relay_tx_bytes) {
 		show_format_bytes(rx, sizeof(rx), p->relay_rx_bytes);
 		show_format_bytes(tx, sizeof(tx), p->relay_tx_bytes);
 		fprintf(out, "  through the relay: %s received, %s sent\n", rx, tx);
-		show_format_bytes(rx, sizeof(rx), p->rx_bytes - (p->relay_rx_bytes < p->rx_bytes ? p->relay_rx_bytes : p->rx_bytes));
-		show_format_bytes(tx, sizeof(tx), p->tx_bytes - (p->relay_tx_bytes < p->tx_bytes ? p->relay_tx_bytes : p->tx_bytes));
+		show_format_bytes(rx, sizeof(rx), rest(p->rx_bytes, p->relay_rx_bytes));
+		show_format_bytes(tx, sizeof(tx), rest(p->tx_bytes, p->relay_tx_bytes));
 		fprintf(out, "  direct: %s received, %s sent\n", rx, tx);
 	}
 	if (p->relayed_bytes) {

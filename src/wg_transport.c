@@ -19,7 +19,9 @@ enum { WG_UDP_TRIES_BEFORE_TCP = 2 };
 
 const char *wg_transport_name(const struct dgram_addr *ep)
 {
-	return ep->kind == TRANSPORT_TCP ? "TCP" : ep->kind == TRANSPORT_RELAY ? "the rendezvous relay" : "UDP";
+	if (ep->kind == TRANSPORT_RELAY)
+		return "the rendezvous relay";
+	return ep->kind == TRANSPORT_TCP ? "TCP" : "UDP";
 }
 
 void wg_transport_configure(const struct wg_device *dev, struct dgram_addr *ep)
