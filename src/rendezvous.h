@@ -121,7 +121,8 @@ enum {
 /* Relay budgets: bytes per second per sending peer, and in total. */
 #define RDV_RELAY_PEER_RATE (8ull << 20)
 #define RDV_RELAY_TOTAL_RATE (32ull << 20)
-#define RDV_BUDGET_WINDOW_NS 100000000ull
+/* How far ahead of its rate a sender may run (a burst): 50 ms of traffic. */
+#define RDV_BUDGET_BURST_NS 50000000ull
 
 /* The first bytes of a control message; byte 0 is IP version 0. */
 extern const uint8_t rdv_magic[4];
@@ -152,10 +153,13 @@ struct rdv_relay_header {
  * envelope). */
 int rdv_relay_parse(const uint8_t *dgram, size_t len, struct rdv_relay_header *h);
 
-/* A byte budget per RDV_BUDGET_WINDOW_NS, shared by worker threads (atomics, no lock: two
- * workers racing over a window change may each let a datagram more through). */
+/* A byte rate with a burst of RDV_BUDGET_BURST_NS, as a GCRA (a token bucket kept as one
+ * "theoretical arrival time", tat): each datagram moves tat on by its length at the rate, and
+ * is refused when tat would run more than the burst ahead of now. Excess is dropped evenly
+ * rather than in whole windows, which TCP through the relay takes far better. Shared by
+ * worker threads: one atomic, compare and swap. */
 struct rdv_budget {
-	uint64_t window, used;
+	uint64_t tat;
 };
 bool rdv_budget_take(struct rdv_budget *b, uint64_t now_ns, size_t len, uint64_t bytes_per_s);
 

@@ -159,12 +159,14 @@ int rdv_relay_parse(const uint8_t *dgram, size_t len, struct rdv_relay_header *h
 
 bool rdv_budget_take(struct rdv_budget *b, uint64_t now_ns, size_t len, uint64_t bytes_per_s)
 {
-	uint64_t window = now_ns / RDV_BUDGET_WINDOW_NS;
-	uint64_t cap = bytes_per_s / (1000000000ull / RDV_BUDGET_WINDOW_NS);
+	uint64_t cost = (uint64_t)len * 1000000000ull / bytes_per_s;
+	uint64_t tat = __atomic_load_n(&b->tat, __ATOMIC_RELAXED), next;
 
-	if (__atomic_load_n(&b->window, __ATOMIC_RELAXED) != window) {
-		__atomic_store_n(&b->window, window, __ATOMIC_RELAXED);
-		__atomic_store_n(&b->used, 0, __ATOMIC_RELAXED);
-	}
-	return __atomic_add_fetch(&b->used, len, __ATOMIC_RELAXED) <= cap;
+	do {
+		next = (tat > now_ns ? tat : now_ns) + cost;
+		if (next - now_ns > RDV_BUDGET_BURST_NS)
+			return false;
+	} while (!__atomic_compare_exchange_n(&b->tat, &tat, next, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return true;
 }

@@ -136,17 +136,25 @@ static void test_relay_header(void **state)
 	assert_true(MESSAGE_RELAY > 0xff);
 }
 
+/* 10,000 bytes a second: a byte costs 100 us, and the 50 ms burst is 500 bytes. */
 static void test_budget(void **state)
 {
 	struct rdv_budget b = { 0 };
-	uint64_t rate = 10000; /* 1000 bytes per 100 ms window */
-	uint64_t t0 = 5 * RDV_BUDGET_WINDOW_NS;
+	uint64_t rate = 10000, ms = 1000000, t0 = 5000 * ms;
 
-	assert_true(rdv_budget_take(&b, t0, 600, rate));
-	assert_true(rdv_budget_take(&b, t0 + 1, 400, rate));
-	assert_false(rdv_budget_take(&b, t0 + 2, 1, rate));
-	assert_true(rdv_budget_take(&b, t0 + RDV_BUDGET_WINDOW_NS, 1000, rate));
-	assert_false(rdv_budget_take(&b, t0 + RDV_BUDGET_WINDOW_NS, 1, rate));
+	_Static_assert(RDV_BUDGET_BURST_NS == 50000000ull, "the cases below assume a 50 ms burst");
+	assert_true(rdv_budget_take(&b, t0, 300, rate));
+	assert_true(rdv_budget_take(&b, t0, 200, rate));
+	assert_false(rdv_budget_take(&b, t0, 1, rate));       /* the burst is spent */
+	assert_false(rdv_budget_take(&b, t0 + 9 * ms, 100, rate)); /* 90 of 100 bytes back */
+	assert_true(rdv_budget_take(&b, t0 + 10 * ms, 100, rate));
+	assert_false(rdv_budget_take(&b, t0 + 10 * ms, 1, rate));
+	/* idle for a second: no more than the burst again, not a second's worth */
+	assert_true(rdv_budget_take(&b, t0 + 1000 * ms, 500, rate));
+	assert_false(rdv_budget_take(&b, t0 + 1000 * ms, 1, rate));
+	/* at the rate exactly, for a while: all through */
+	for (int i = 1; i <= 100; i++)
+		assert_true(rdv_budget_take(&b, t0 + 1000 * ms + (uint64_t)i * 10 * ms, 100, rate));
 }
 
 int main(void)
