@@ -43,9 +43,13 @@ int control_metrics(void *ctx, struct uapi_buf *out)
 	struct control *c = ctx;
 	struct engine *e = c->engine;
 	struct stats workers[ENGINE_MAX_WORKERS];
+	struct portmap_status pm = { .state = PORTMAP_NONE };
 	struct metrics_input in = { .ifname = c->dev->ifname, .dev = c->wg, .total = &c->stats,
-				    .workers = workers, .worker_count = e->worker_count };
+				    .workers = workers, .worker_count = e->worker_count,
+				    .portmap = &pm, .now_ns = loop_clock_ns() };
 
+	if (c->portmap)
+		portmap_get(c->portmap, &pm);
 	engine_stats(e, &c->stats);
 	memset(workers, 0, sizeof(workers[0]) * e->worker_count);
 	for (unsigned int i = 0; i < e->worker_count; i++)

@@ -164,11 +164,11 @@ static int natpmp_request(struct portmap *pm, struct held *h, char *err, size_t 
 		h->external = resp.pnu.publicaddress.addr;
 	if (r >= 0)
 		r = natpmp_map(pm, &n, NATPMP_PROTOCOL_UDP, h->udp_port,
-			       h->ext_udp ? h->ext_udp : h->udp_port, PORTMAP_LIFETIME, &h->ext_udp,
+			       h->ext_udp ? h->ext_udp : h->udp_port, pm->lifetime, &h->ext_udp,
 			       &granted);
 	if (r >= 0 && h->tcp_port)
 		r = natpmp_map(pm, &n, NATPMP_PROTOCOL_TCP, h->tcp_port,
-			       h->ext_tcp ? h->ext_tcp : h->tcp_port, PORTMAP_LIFETIME, &h->ext_tcp,
+			       h->ext_tcp ? h->ext_tcp : h->tcp_port, pm->lifetime, &h->ext_tcp,
 			       &tcp_granted);
 	closenatpmp(&n);
 	if (r < 0) {
@@ -267,7 +267,8 @@ static int upnp_request(struct portmap *pm, struct held *h, char *err, size_t er
 
 	if (!h->has_igd && upnp_discover(h, err, errlen))
 		return -EHOSTUNREACH;
-	h->lifetime = h->lifetime || !h->ext_udp ? PORTMAP_LIFETIME : 0;
+	/* a first request asks for pm->lifetime; a renewal of a permanent lease stays permanent */
+	h->lifetime = h->lifetime || !h->ext_udp ? pm->lifetime : 0;
 	r = UPNP_GetExternalIPAddress(h->urls.controlURL, h->igd.first.servicetype, ip);
 	if (!r && inet_pton(AF_INET, ip, &h->external) != 1)
 		r = UPNPCOMMAND_INVALID_RESPONSE;
@@ -323,7 +324,7 @@ static void publish_mapped(struct portmap *pm, const struct held *h)
 	publish(pm, &st);
 }
 
-static void log_mapped(const struct held *h, bool renewal)
+static void log_mapped(const struct portmap *pm, const struct held *h, bool renewal)
 {
 	char ip[INET_ADDRSTRLEN], tcp[32] = "";
 
@@ -337,7 +338,7 @@ static void log_mapped(const struct held *h, bool renewal)
 		log_info("port mapping: UDP port %u is reachable at %s:%u%s (%s, %s%u s)",
 			 h->udp_port, ip, h->ext_udp, tcp, protocol_label(h->protocol),
 			 h->lifetime ? "lifetime " : "permanent lease, renewed every ",
-			 h->lifetime ? h->lifetime : PORTMAP_LIFETIME / 2);
+			 h->lifetime ? h->lifetime : pm->lifetime / 2);
 }
 
 /* Deletes what h holds at the router and forgets it. */
@@ -456,12 +457,12 @@ static void *helper(void *arg)
 			publish(pm, &st);
 		}
 		if (!request(pm, &h, udp, tcp, err, sizeof(err))) {
-			log_mapped(&h, next != 0 && !failed);
+			log_mapped(pm, &h, next != 0 && !failed);
 			publish_mapped(pm, &h);
 			failed = false;
 			retry = PORTMAP_RETRY_MIN;
 			next = loop_clock_ns() +
-			       (uint64_t)(h.lifetime ? h.lifetime / 2 + 1 : PORTMAP_LIFETIME / 2) * NS_PER_S;
+			       (uint64_t)(h.lifetime ? h.lifetime / 2 + 1 : pm->lifetime / 2) * NS_PER_S;
 		} else if (!stopping(pm)) {
 			on_failure(pm, udp, tcp, err, retry, !failed);
 			failed = true;
@@ -503,6 +504,11 @@ int portmap_start(struct portmap *pm, struct loop *loop, const char *ifname, uin
 				.want_udp = udp_port, .want_tcp = tcp_port, .wake_fd = -1,
 				.notify_fd = -1 };
 	snprintf(pm->description, sizeof(pm->description), "myvpn %s", ifname);
+	pm->lifetime = PORTMAP_LIFETIME;
+	if (getenv("MYVPN_TEST_PORTMAP_LIFETIME")) /* tests only: see renewals within seconds */
+		pm->lifetime = (uint32_t)strtoul(getenv("MYVPN_TEST_PORTMAP_LIFETIME"), NULL, 10);
+	if (pm->lifetime < 2)
+		pm->lifetime = PORTMAP_LIFETIME;
 	pm->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pm->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pm->wake_fd < 0 || pm->notify_fd < 0) {

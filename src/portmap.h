@@ -57,6 +57,7 @@ struct portmap {
 	pthread_t thread;
 	bool running;
 	char description[40]; /* the UPnP mapping's description: "myvpn IFNAME" */
+	uint32_t lifetime;    /* seconds asked for: PORTMAP_LIFETIME, or MYVPN_TEST_PORTMAP_LIFETIME */
 	int wake_fd;   /* eventfd, control thread -> helper: ports changed, or stop */
 	int notify_fd; /* eventfd, helper -> control thread: the status changed */
 	struct loop *loop;

@@ -82,10 +82,12 @@ client_conf() {
 }" >"$TMP/$IFC.conf"
 	chmod 600 "$TMP/$IFC.conf"
 }
+# start_client NAME [VAR=VALUE...]
 start_client() {
-	bg "client-$1" client "$MYVPN" -c "$TMP/$IFC.conf"
+	local name=$1; shift
+	bg "client-$name" client env "$@" "$MYVPN" -v -c "$TMP/$IFC.conf"
 	CLIENT_PID=$BG_PID
-	wait_ready "client-$1"
+	wait_ready "client-$name"
 }
 show_client() { "$MYVPN" show "$IFC"; }
 mapped_at() { show_client | grep -q "port mapping: 198.51.100.1:[0-9]* ($1"; }
@@ -107,6 +109,8 @@ grep -q "^TCP:[0-9]*:10.0.1.2:51820:" "$LEASES" || fail "TCP not mapped: $(cat "
 at router nft list chain inet "$UPNP_TABLE" prerouting_miniupnpd |
 	grep -q "th dport $ext dnat ip to 10.0.1.2:51820" || fail "no DNAT rule from miniupnpd"
 "$MYVPN" show "$IFC" --json | grep -q '"state": "mapped"' || fail "json: $("$MYVPN" show "$IFC" --json)"
+"$MYVPN" show "$IFC" --prometheus | grep -qx "myvpn_port_mapping_info{device=\"$IFC\",state=\"mapped\",protocol=\"natpmp\",external=\"198.51.100.1:$ext\"} 1" ||
+	fail "metrics: $("$MYVPN" show "$IFC" --prometheus | grep port_mapping)"
 # the mapping is in myvpn's stats=1 only: wg's own get=1 is unchanged
 wg show "$IFC" >/dev/null || fail "wg show"
 wg showconf "$IFC" | grep -q "^ListenPort = 51820$" || fail "wg showconf: $(wg showconf "$IFC")"
@@ -133,12 +137,19 @@ grep -q "port mapping: deleted 198.51.100.1:[0-9]* -> UDP port 51821 at the rout
 	"$TMP/client-natpmp.log" || fail "no deletion logged: $(cat "$TMP/client-natpmp.log")"
 stop_pid "$UPNPD_PID"
 
-# ---- 2. UPnP IGD ----
+# ---- 2. UPnP IGD, with a lifetime of 4 s: renewed before it ends ----
 start_miniupnpd no
-start_client upnp
+start_client upnp MYVPN_TEST_PORTMAP_LIFETIME=4
 wait_until 10 mapped_at upnp || fail "no UPnP mapping: $(show_client); $(cat "$TMP/client-upnp.log")"
-grep -q "^UDP:[0-9]*:10.0.1.2:51820:.*:myvpn $IFC$" "$LEASES" || fail "not in miniupnpd's leases: $(cat "$LEASES")"
+first=$(grep "^UDP:[0-9]*:10.0.1.2:51820:.*:myvpn $IFC$" "$LEASES") ||
+	fail "not in miniupnpd's leases: $(cat "$LEASES")"
 log "mapped by UPnP IGD: $(show_client | grep 'port mapping')"
+lease_renewed() { grep "^UDP:" "$LEASES" | grep -vqx "$first"; }
+wait_until 6 lease_renewed || fail "not renewed within the lifetime: $(cat "$LEASES")"
+sleep 4 # past the first lease's end: still there, renewed again
+grep -q "^UDP:[0-9]*:10.0.1.2:51820:" "$LEASES" || fail "the mapping expired: $(cat "$LEASES")"
+grep -q "port mapping: renewed UDP port 51820" "$TMP/client-upnp.log" || fail "no renewal logged"
+mapped_at upnp || fail "show after renewals: $(show_client)"
 stop_pid "$CLIENT_PID"
 [ "$STOPPED_STATUS" = 0 ] || fail "client exit status $STOPPED_STATUS"
 wait_until 3 no_leases || fail "UPnP mapping left after exit: $(cat "$LEASES")"
