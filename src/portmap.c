@@ -69,16 +69,18 @@ static bool stopping(struct portmap *pm)
 }
 
 /* Waits up to ms for fd (or only the wake-up when fd < 0). 1: fd readable; 0: timeout or a
- * wake-up (the caller looks again at what is wanted); -ECANCELED: stop. */
+ * wake-up (the caller looks again at what is wanted); -ECANCELED: stop. With pm NULL (the
+ * deletions at stop), waits for fd alone. */
 static int wait_fd(struct portmap *pm, int fd, int ms)
 {
-	struct pollfd p[2] = { { .fd = pm->wake_fd, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = pm ? pm->wake_fd : -1, .events = POLLIN },
+			       { .fd = fd, .events = POLLIN } };
 	uint64_t v;
 	int n = poll(p, fd >= 0 ? 2 : 1, ms < 0 ? 0 : ms);
 
 	if (n > 0 && (p[0].revents & POLLIN) && read(pm->wake_fd, &v, sizeof(v)) < 0)
 		v = 0; /* drained by an earlier read: nothing to do */
-	if (stopping(pm))
+	if (pm && stopping(pm))
 		return -ECANCELED;
 	return n > 0 && fd >= 0 && (p[1].revents & (POLLIN | POLLERR)) ? 1 : 0;
 }
@@ -95,7 +97,8 @@ static int ms_until(uint64_t deadline_ns)
 /* ---- NAT-PMP ---- */
 
 /* One request already sent: libnatpmp resends on its own schedule until an answer, an error
- * or wait_ms. >= 0 with *resp, a NATPMP_ERR_* code, -ETIMEDOUT or -ECANCELED. */
+ * or wait_ms. >= 0 with *resp, a NATPMP_ERR_* code, -ETIMEDOUT or -ECANCELED (a stop; never
+ * with pm NULL). */
 static int natpmp_answer(struct portmap *pm, natpmp_t *n, natpmpresp_t *resp, int wait_ms)
 {
 	uint64_t deadline = loop_clock_ns() + (uint64_t)wait_ms * NS_PER_MS;
@@ -129,7 +132,8 @@ static const char *natpmp_error(int r)
 	return strnatpmperr(r);
 }
 
-/* Maps one protocol's port; public is the external port we would like (0 = any). */
+/* Maps one protocol's port; public is the external port we would like (0 = any); lifetime 0
+ * deletes. pm NULL: not cancelled by a stop. */
 static int natpmp_map(struct portmap *pm, natpmp_t *n, int proto, uint16_t port,
 		      uint16_t public, uint32_t lifetime, uint16_t *ext, uint32_t *granted)
 {
@@ -137,7 +141,7 @@ static int natpmp_map(struct portmap *pm, natpmp_t *n, int proto, uint16_t port,
 	int r = sendnewportmappingrequest(n, proto, port, public, lifetime);
 
 	if (r >= 0)
-		r = natpmp_answer(pm, n, &resp, PORTMAP_NATPMP_WAIT_MS);
+		r = natpmp_answer(pm, n, &resp, pm ? PORTMAP_NATPMP_WAIT_MS : PORTMAP_DELETE_WAIT_MS);
 	if (r < 0)
 		return r;
 	*ext = resp.pnu.newportmapping.mappedpublicport;
@@ -179,8 +183,9 @@ static int natpmp_request(struct portmap *pm, struct held *h, char *err, size_t 
 	return 0;
 }
 
-/* Lifetime 0 deletes (RFC 6886 §3.4); the answer is awaited briefly, as a courtesy. */
-static void natpmp_delete(struct portmap *pm, const struct held *h)
+/* Lifetime 0 deletes (RFC 6886 §3.4). The answer is awaited (libnatpmp resends meanwhile)
+ * for up to PORTMAP_DELETE_WAIT_MS, even while stopping: that is when deletions happen. */
+static void natpmp_delete(const struct held *h)
 {
 	natpmp_t n;
 	uint16_t ext;
@@ -188,9 +193,9 @@ static void natpmp_delete(struct portmap *pm, const struct held *h)
 
 	if (initnatpmp(&n, 0, 0) < 0)
 		return;
-	natpmp_map(pm, &n, NATPMP_PROTOCOL_UDP, h->udp_port, 0, 0, &ext, &granted);
+	natpmp_map(NULL, &n, NATPMP_PROTOCOL_UDP, h->udp_port, 0, 0, &ext, &granted);
 	if (h->ext_tcp)
-		natpmp_map(pm, &n, NATPMP_PROTOCOL_TCP, h->tcp_port, 0, 0, &ext, &granted);
+		natpmp_map(NULL, &n, NATPMP_PROTOCOL_TCP, h->tcp_port, 0, 0, &ext, &granted);
 	closenatpmp(&n);
 }
 
@@ -347,7 +352,7 @@ static void release(struct portmap *pm, struct held *h)
 	char ip[INET_ADDRSTRLEN];
 
 	if (h->protocol == PORTMAP_PROTO_NATPMP)
-		natpmp_delete(pm, h);
+		natpmp_delete(h);
 	else if (h->protocol == PORTMAP_PROTO_UPNP)
 		upnp_delete(h);
 	if (h->protocol) {

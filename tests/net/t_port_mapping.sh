@@ -82,10 +82,11 @@ client_conf() {
 }" >"$TMP/$IFC.conf"
 	chmod 600 "$TMP/$IFC.conf"
 }
-# start_client NAME [VAR=VALUE...]
+# start_client NAME [VAR=VALUE...]; CLIENT_ARGS: more options
+CLIENT_ARGS=()
 start_client() {
 	local name=$1; shift
-	bg "client-$name" client env "$@" "$MYVPN" -v -c "$TMP/$IFC.conf"
+	bg "client-$name" client env "$@" "$MYVPN" -v -c "$TMP/$IFC.conf" "${CLIENT_ARGS[@]}"
 	CLIENT_PID=$BG_PID
 	wait_ready "client-$name"
 }
@@ -137,9 +138,11 @@ grep -q "port mapping: deleted 198.51.100.1:[0-9]* -> UDP port 51821 at the rout
 	"$TMP/client-natpmp.log" || fail "no deletion logged: $(cat "$TMP/client-natpmp.log")"
 stop_pid "$UPNPD_PID"
 
-# ---- 2. UPnP IGD, with a lifetime of 4 s: renewed before it ends ----
+# ---- 2. UPnP IGD, with a lifetime of 4 s: renewed before it ends; as nobody, sandboxed ----
 start_miniupnpd no
+CLIENT_ARGS=(--user nobody)
 start_client upnp MYVPN_TEST_PORTMAP_LIFETIME=4
+CLIENT_ARGS=()
 wait_until 10 mapped_at upnp || fail "no UPnP mapping: $(show_client); $(cat "$TMP/client-upnp.log")"
 first=$(grep "^UDP:[0-9]*:10.0.1.2:51820:.*:myvpn $IFC$" "$LEASES") ||
 	fail "not in miniupnpd's leases: $(cat "$LEASES")"
@@ -149,6 +152,7 @@ wait_until 6 lease_renewed || fail "not renewed within the lifetime: $(cat "$LEA
 sleep 4 # past the first lease's end: still there, renewed again
 grep -q "^UDP:[0-9]*:10.0.1.2:51820:" "$LEASES" || fail "the mapping expired: $(cat "$LEASES")"
 grep -q "port mapping: renewed UDP port 51820" "$TMP/client-upnp.log" || fail "no renewal logged"
+grep -q "running as user nobody" "$TMP/client-upnp.log" || fail "not as nobody: $(cat "$TMP/client-upnp.log")"
 mapped_at upnp || fail "show after renewals: $(show_client)"
 stop_pid "$CLIENT_PID"
 [ "$STOPPED_STATUS" = 0 ] || fail "client exit status $STOPPED_STATUS"
