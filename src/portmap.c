@@ -129,7 +129,37 @@ static const char *natpmp_error(int r)
 		return "no answer";
 	if (r == -ECANCELED)
 		return "stopped";
+	if (r == -EPROTO)
+		return "answers to other requests";
 	return strnatpmperr(r);
+}
+
+/* A late answer to an earlier request of the same exchange (libnatpmp resends) is not the
+ * answer to this one: it is skipped, and the request sent again, a few times. */
+enum { NATPMP_SEND_TRIES = 3 };
+
+static bool answers(const natpmpresp_t *resp, int type, uint16_t port)
+{
+	return resp->type == type &&
+	       (type == NATPMP_RESPTYPE_PUBLICADDRESS || resp->pnu.newportmapping.privateport == port);
+}
+
+/* The router's external address. */
+static int natpmp_public(struct portmap *pm, natpmp_t *n, struct in_addr *addr)
+{
+	natpmpresp_t resp;
+	int r = -EPROTO;
+
+	for (int i = 0; i < NATPMP_SEND_TRIES && r == -EPROTO; i++) {
+		r = sendpublicaddressrequest(n);
+		if (r >= 0)
+			r = natpmp_answer(pm, n, &resp, PORTMAP_NATPMP_WAIT_MS);
+		if (r >= 0 && !answers(&resp, NATPMP_RESPTYPE_PUBLICADDRESS, 0))
+			r = -EPROTO;
+	}
+	if (r >= 0)
+		*addr = resp.pnu.publicaddress.addr;
+	return r < 0 ? r : 0;
 }
 
 /* Maps one protocol's port; public is the external port we would like (0 = any); lifetime 0
@@ -137,11 +167,19 @@ static const char *natpmp_error(int r)
 static int natpmp_map(struct portmap *pm, natpmp_t *n, int proto, uint16_t port,
 		      uint16_t public, uint32_t lifetime, uint16_t *ext, uint32_t *granted)
 {
+	int type = proto == NATPMP_PROTOCOL_UDP ? NATPMP_RESPTYPE_UDPPORTMAPPING :
+						  NATPMP_RESPTYPE_TCPPORTMAPPING;
 	natpmpresp_t resp;
-	int r = sendnewportmappingrequest(n, proto, port, public, lifetime);
+	int r = -EPROTO;
 
-	if (r >= 0)
-		r = natpmp_answer(pm, n, &resp, pm ? PORTMAP_NATPMP_WAIT_MS : PORTMAP_DELETE_WAIT_MS);
+	for (int i = 0; i < NATPMP_SEND_TRIES && r == -EPROTO; i++) {
+		r = sendnewportmappingrequest(n, proto, port, public, lifetime);
+		if (r >= 0)
+			r = natpmp_answer(pm, n, &resp,
+					  pm ? PORTMAP_NATPMP_WAIT_MS : PORTMAP_DELETE_WAIT_MS);
+		if (r >= 0 && !answers(&resp, type, port))
+			r = -EPROTO;
+	}
 	if (r < 0)
 		return r;
 	*ext = resp.pnu.newportmapping.mappedpublicport;
@@ -153,7 +191,6 @@ static int natpmp_map(struct portmap *pm, natpmp_t *n, int proto, uint16_t port,
 static int natpmp_request(struct portmap *pm, struct held *h, char *err, size_t errlen)
 {
 	natpmp_t n;
-	natpmpresp_t resp;
 	uint32_t granted = 0, tcp_granted = 0;
 	int r = initnatpmp(&n, 0, 0);
 
@@ -161,11 +198,7 @@ static int natpmp_request(struct portmap *pm, struct held *h, char *err, size_t 
 		snprintf(err, errlen, "NAT-PMP: %s", strnatpmperr(r));
 		return -EHOSTUNREACH;
 	}
-	r = sendpublicaddressrequest(&n);
-	if (r >= 0)
-		r = natpmp_answer(pm, &n, &resp, PORTMAP_NATPMP_WAIT_MS);
-	if (r >= 0)
-		h->external = resp.pnu.publicaddress.addr;
+	r = natpmp_public(pm, &n, &h->external);
 	if (r >= 0)
 		r = natpmp_map(pm, &n, NATPMP_PROTOCOL_UDP, h->udp_port,
 			       h->ext_udp ? h->ext_udp : h->udp_port, pm->lifetime, &h->ext_udp,
@@ -329,6 +362,7 @@ static void publish_mapped(struct portmap *pm, const struct held *h)
 	publish(pm, &st);
 }
 
+/* A renewal that kept the address and port is a debug line; anything new is info. */
 static void log_mapped(const struct portmap *pm, const struct held *h, bool renewal)
 {
 	char ip[INET_ADDRSTRLEN], tcp[32] = "";
@@ -376,7 +410,8 @@ static void join_errors(char *err, size_t errlen, const char *pmp_err)
 	err[errlen - 1] = '\0';
 }
 
-/* Renews what h holds with the same protocol, else asks anew: NAT-PMP, then UPnP IGD. */
+/* Renews what h holds with the same protocol (1), else asks anew (0): NAT-PMP, then UPnP
+ * IGD. -EHOSTUNREACH with the reasons in err, or -ECANCELED. */
 static int request(struct portmap *pm, struct held *h, uint16_t udp, uint16_t tcp, char *err,
 		   size_t errlen)
 {
@@ -384,9 +419,9 @@ static int request(struct portmap *pm, struct held *h, uint16_t udp, uint16_t tc
 	struct held fresh = { .udp_port = udp, .tcp_port = tcp };
 
 	if (h->protocol == PORTMAP_PROTO_NATPMP && !natpmp_request(pm, h, err, errlen))
-		return 0;
+		return 1;
 	if (h->protocol == PORTMAP_PROTO_UPNP && !upnp_request(pm, h, err, errlen))
-		return 0;
+		return 1;
 	if (h->protocol)
 		log_info("port mapping: the router refused to renew (%s); asking anew", err);
 	upnp_forget(h);
@@ -434,6 +469,36 @@ static void on_failure(struct portmap *pm, uint16_t udp, uint16_t tcp, const cha
 	publish(pm, &st);
 }
 
+/* One request or renewal; on success, publishes it and sets *next to the renewal time. */
+static int mapped(struct portmap *pm, struct held *h, uint16_t udp, uint16_t tcp, char *err,
+		  size_t errlen, uint64_t *next)
+{
+	struct in_addr old_ip = h->external;
+	uint16_t old_port = h->ext_udp;
+	int r = request(pm, h, udp, tcp, err, errlen);
+	uint32_t half = h->lifetime ? h->lifetime / 2 + 1 : pm->lifetime / 2;
+
+	if (r < 0)
+		return r;
+	log_mapped(pm, h, r == 1 && old_ip.s_addr == h->external.s_addr && old_port == h->ext_udp);
+	publish_mapped(pm, h);
+	*next = loop_clock_ns() + (uint64_t)half * NS_PER_S;
+	return 0;
+}
+
+static void publish_requesting(struct portmap *pm, uint16_t udp, uint16_t tcp)
+{
+	struct portmap_status st = { .state = PORTMAP_REQUESTING, .udp_port = udp, .tcp_port = tcp };
+	char also[32] = "";
+
+	if (tcp)
+		snprintf(also, sizeof(also), " and TCP port %u", tcp);
+	log_info("port mapping: asking the router for UDP port %u%s (NAT-PMP, then UPnP IGD)", udp,
+		 also);
+	publish(pm, &st);
+}
+
+/* The state machine of portmap.h, until told to stop; then the mapping is deleted. */
 static void *helper(void *arg)
 {
 	struct portmap *pm = arg;
@@ -441,33 +506,25 @@ static void *helper(void *arg)
 	uint64_t next = 0; /* when to ask (again); 0 = now */
 	unsigned int retry = PORTMAP_RETRY_MIN;
 	bool failed = false;
-	uint16_t udp, tcp;
+	uint16_t udp, tcp, asked_udp = 0, asked_tcp = 0;
 	char err[sizeof(((struct portmap_status *)0)->error)];
 
 	while (wanted(pm, &udp, &tcp)) {
-		if (h.protocol && (h.udp_port != udp || h.tcp_port != tcp)) {
+		if (udp != asked_udp || tcp != asked_tcp) { /* new ports: the old mapping goes */
 			release(pm, &h);
+			asked_udp = udp;
+			asked_tcp = tcp;
 			next = 0;
 		}
 		if (next && loop_clock_ns() < next) {
 			wait_fd(pm, -1, ms_until(next));
 			continue;
 		}
-		if (!h.protocol) {
-			struct portmap_status st = { .state = PORTMAP_REQUESTING, .udp_port = udp,
-						     .tcp_port = tcp };
-
-			log_info("port mapping: asking the router for UDP port %u%s%.0u (NAT-PMP, then UPnP IGD)",
-				 udp, tcp ? " and TCP port " : "", tcp);
-			publish(pm, &st);
-		}
-		if (!request(pm, &h, udp, tcp, err, sizeof(err))) {
-			log_mapped(pm, &h, next != 0 && !failed);
-			publish_mapped(pm, &h);
+		if (!h.protocol)
+			publish_requesting(pm, udp, tcp);
+		if (!mapped(pm, &h, udp, tcp, err, sizeof(err), &next)) {
 			failed = false;
 			retry = PORTMAP_RETRY_MIN;
-			next = loop_clock_ns() +
-			       (uint64_t)(h.lifetime ? h.lifetime / 2 + 1 : pm->lifetime / 2) * NS_PER_S;
 		} else if (!stopping(pm)) {
 			on_failure(pm, udp, tcp, err, retry, !failed);
 			failed = true;
