@@ -308,6 +308,7 @@ static int set_port_mapping(struct parser *p, char *value)
 	for (size_t i = 0; i < 3; i++) {
 		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
 			p->cfg.port_mapping = !strcasecmp(value, yes[i]);
+			p->cfg.has_port_mapping = true;
 			return 0;
 		}
 	}

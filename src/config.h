@@ -79,6 +79,7 @@ struct config {
 	bool table_off;		   /* Table = off: no routes, no full tunnel */
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
 	bool port_mapping;	   /* PortMapping = yes: ask the NAT router to forward our ports */
+	bool has_port_mapping;	   /* PortMapping given (yes or no): unset may mean a default */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

@@ -541,8 +541,9 @@ static void plan_exit(const struct options *opts, struct tunnel *t)
 }
 
 /* --port-mapping wins over the file's PortMapping; off unless asked for.
- * TODO(rendezvous): turn it on by default when the file names a rendezvous node
- * (`Rendezvous =`): a mapped port is the best candidate a NATed node can offer. */
+ * TODO(rendezvous): on by default when the file names a rendezvous node (`Rendezvous = KEY`)
+ * and has no PortMapping line (cfg.has_port_mapping false): a mapped port is the best
+ * candidate a NATed node can offer. */
 static void plan_port_mapping(const struct options *opts, struct tunnel *t)
 {
 	t->port_mapping = opts->port_mapping >= 0 ? opts->port_mapping : t->cfg.port_mapping;

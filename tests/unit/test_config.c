@@ -329,14 +329,14 @@ static void port_mapping_key(void **state)
 {
 	static const struct {
 		const char *text;
-		bool on;
+		bool on, given;
 	} cases[] = {
-		{ IFACE, false },
-		{ IFACE "PortMapping = yes\n", true },
-		{ IFACE "portmapping = On\n", true },
-		{ IFACE "PortMapping = true\n", true },
-		{ IFACE "PortMapping = no\n", false },
-		{ IFACE "PortMapping = yes\nPortMapping = off\n", false },
+		{ IFACE, false, false },
+		{ IFACE "PortMapping = yes\n", true, true },
+		{ IFACE "portmapping = On\n", true, true },
+		{ IFACE "PortMapping = true\n", true, true },
+		{ IFACE "PortMapping = no\n", false, true },
+		{ IFACE "PortMapping = yes\nPortMapping = off\n", false, true },
 	};
 	struct config cfg;
 	struct config_error err;
@@ -344,6 +344,7 @@ static void port_mapping_key(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(parse_str(&cfg, cases[i].text, &err), 0);
 		assert_int_equal(cfg.port_mapping, cases[i].on);
+		assert_int_equal(cfg.has_port_mapping, cases[i].given);
 		config_free(&cfg);
 	}
 }
