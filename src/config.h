@@ -15,7 +15,8 @@
  *                 MTU (576-65535), Workers (1-64, myvpn's own), Metrics (ADDR:PORT,
  *                 myvpn's own), Gateway (yes, no or the uplink's name; myvpn's own),
  *                 Table (only "off" matters: no full tunnel), User (a user name
- *                 to run as after set-up, myvpn's own); DNS, PreUp, PostUp,
+ *                 to run as after set-up, myvpn's own), PortMapping (yes or no,
+ *                 myvpn's own); DNS, PreUp, PostUp,
  *                 PreDown, PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
  *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
@@ -77,6 +78,8 @@ struct config {
 	char gateway_uplink[16];   /* IFNAME, or empty for the default route's interface */
 	bool table_off;		   /* Table = off: no routes, no full tunnel */
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
+	bool port_mapping;	   /* PortMapping = yes: ask the NAT router to forward our ports */
+	bool has_port_mapping;	   /* PortMapping given (yes or no): unset may mean a default */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

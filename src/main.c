@@ -12,6 +12,7 @@
 #include "notify.h"
 #include "options.h"
 #include "plain.h"
+#include "portmap.h"
 #include "privileges.h"
 #include "sandbox.h"
 #include "show.h"
@@ -73,6 +74,9 @@ struct tunnel {
 	/* Least privilege once set up: --user or User (has_user), and the sandbox. */
 	bool has_user, sandbox;
 	struct privileges user;
+	/* --port-mapping or PortMapping: the NAT router forwards our ports to us. */
+	bool port_mapping;
+	struct portmap portmap;
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -239,6 +243,27 @@ static int open_exit(struct device *dev, const struct options *opts, struct tunn
 	return 0;
 }
 
+/* Last, on the control thread, once confined: the helper thread inherits the sandbox and the
+ * user. A router that maps nothing is only a warning (the helper logs it). */
+static int open_port_mapping(const struct device *dev, struct tunnel *t, struct control *control,
+			     struct engine *e)
+{
+	int udp = transport_local_port(engine_sender(e)->transport);
+	int tcp = e->tcp ? transport_tcp_port(e->tcp) : 0;
+	int ret;
+
+	if (!t->port_mapping)
+		return 0;
+	ret = portmap_start(&t->portmap, &e->loop, dev->ifname, (uint16_t)udp, (uint16_t)tcp, NULL,
+			    NULL);
+	if (ret) {
+		fprintf(stderr, "myvpn: error: cannot start port mapping: %s\n", strerror(-ret));
+		return ALREADY_REPORTED;
+	}
+	control->portmap = &t->portmap;
+	return 0;
+}
+
 static void close_exit(struct tunnel *t)
 {
 	route_all_close(&t->ra);
@@ -322,6 +347,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	}
 	if (!ret)
 		ret = confine(opts, t, &engine);
+	if (!ret)
+		ret = open_port_mapping(dev, t, &control, &engine);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
 	/* For the test that a crash leaves no core file with a key: keys loaded, tunnel up. */
@@ -333,6 +360,9 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		notify_ready(&notify);
 	if (!ret)
 		ret = engine_run(&engine);
+	/* the mapping is deleted before anything else goes: the router stops forwarding to us */
+	control.portmap = NULL;
+	portmap_stop(&t->portmap);
 	engine_stats(&engine, &sum);
 	stats_print(&sum, stderr);
 	metrics_server_close(&metrics);
@@ -510,6 +540,15 @@ static void plan_exit(const struct options *opts, struct tunnel *t)
 			t->gateway_extra[t->gateway_extra_count++] = cfg->peers[i].allowed_ips[j];
 }
 
+/* --port-mapping wins over the file's PortMapping; off unless asked for.
+ * TODO(rendezvous): on by default when the file names a rendezvous node (`Rendezvous = KEY`)
+ * and has no PortMapping line (cfg.has_port_mapping false): a mapped port is the best
+ * candidate a NATed node can offer. */
+static void plan_port_mapping(const struct options *opts, struct tunnel *t)
+{
+	t->port_mapping = opts->port_mapping >= 0 ? opts->port_mapping : t->cfg.port_mapping;
+}
+
 /* --user wins over the file's User; looked up now, while /etc/passwd is reachable. */
 static int plan_privileges(const struct options *opts, struct tunnel *t, char *err,
 			   size_t errlen)
@@ -536,6 +575,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		t->ops = &plain_ops;
 	}
 	plan_exit(opts, t);
+	plan_port_mapping(opts, t);
 	ret = plan_privileges(opts, t, err, errlen);
 	if (ret)
 		return ret;
