@@ -9,7 +9,7 @@ SYSTEMDUNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libcrypto libsodium libmnl libsystemd libnftables libcap-ng libseccomp
+PKGS := libcrypto libsodium libmnl libsystemd libnftables libcap-ng libseccomp miniupnpc
 CFLAGS ?= -O2 -g
 ifeq ($(DEBUG),yes)
 override CFLAGS += -O0 -g
@@ -17,7 +17,7 @@ endif
 MYVPN_CFLAGS := -pthread -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -MMD -MP -Isrc
 MYVPN_CFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ALL_CFLAGS = $(MYVPN_CFLAGS) $(CFLAGS)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables -lcap-ng -lseccomp) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -lmnl -lsystemd -lnftables -lcap-ng -lseccomp -lminiupnpc) -lnatpmp -pthread
 
 ifneq ($(V),1)
 Q = @

@@ -300,6 +300,21 @@ static int set_gateway(struct parser *p, char *value)
 	return 0;
 }
 
+/* PortMapping = yes | no (myvpn's own): ask the NAT router for a mapping of our ports. */
+static int set_port_mapping(struct parser *p, char *value)
+{
+	static const char *const yes[] = { "yes", "true", "on" }, *const no[] = { "no", "false", "off" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!strcasecmp(value, yes[i]) || !strcasecmp(value, no[i])) {
+			p->cfg.port_mapping = !strcasecmp(value, yes[i]);
+			p->cfg.has_port_mapping = true;
+			return 0;
+		}
+	}
+	return fail(p, "PortMapping " QUOTE " is neither yes nor no", value);
+}
+
 /* myvpn's own: the user to become after set-up; looked up by the caller. */
 static int set_user(struct parser *p, char *value)
 {
@@ -497,6 +512,7 @@ static const struct key_handler interface_keys[] = {
 	{ "Gateway", set_gateway },
 	{ "User", set_user },
 	{ "Rendezvous", set_rendezvous },
+	{ "PortMapping", set_port_mapping },
 	{ "PreUp", ignore_value },
 	{ "PostUp", ignore_value },
 	{ "PreDown", ignore_value },

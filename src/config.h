@@ -17,6 +17,7 @@
  *                 Table (only "off" matters: no full tunnel), User (a user name
  *                 to run as after set-up, myvpn's own), Rendezvous ("serve", or the
  *                 public key of the [Peer] that introduces us to peers behind NAT;
+ *                 myvpn's own), PortMapping (yes or no,
  *                 myvpn's own); DNS, PreUp, PostUp,
  *                 PreDown, PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
@@ -87,6 +88,8 @@ struct config {
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
 	int rendezvous;		   /* Rendezvous: enum config_rendezvous */
 	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */
+	bool port_mapping;	   /* PortMapping = yes: ask the NAT router to forward our ports */
+	bool has_port_mapping;	   /* PortMapping given (yes or no): unset may mean a default */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netlink.h"
+#include "portmap.h"
 
 #include <errno.h>
 #include <libmnl/libmnl.h>
@@ -25,6 +26,8 @@ static void get_info(void *ctx, struct uapi_device_info *info)
 	info->listen_port = port > 0 ? (uint16_t)port : 0;
 	info->fwmark = c->fwmark;
 	info->udp_family = first_transport(c)->family;
+	if (c->portmap)
+		portmap_get(c->portmap, &info->portmap);
 }
 
 static const struct stats *get_stats(void *ctx)
@@ -40,9 +43,13 @@ int control_metrics(void *ctx, struct uapi_buf *out)
 	struct control *c = ctx;
 	struct engine *e = c->engine;
 	struct stats workers[ENGINE_MAX_WORKERS];
+	struct portmap_status pm = { .state = PORTMAP_NONE };
 	struct metrics_input in = { .ifname = c->dev->ifname, .dev = c->wg, .total = &c->stats,
-				    .workers = workers, .worker_count = e->worker_count };
+				    .workers = workers, .worker_count = e->worker_count,
+				    .portmap = &pm, .now_ns = loop_clock_ns() };
 
+	if (c->portmap)
+		portmap_get(c->portmap, &pm);
 	engine_stats(e, &c->stats);
 	memset(workers, 0, sizeof(workers[0]) * e->worker_count);
 	for (unsigned int i = 0; i < e->worker_count; i++)
@@ -112,6 +119,9 @@ static int set_listen_port(void *ctx, uint16_t port)
 		convert_endpoints(c->wg, fresh[0]->family);
 	c->dev->udp_family = first_transport(c)->family;
 	log_info("listening on UDP port %d", transport_local_port(first_transport(c)));
+	if (c->portmap)
+		portmap_set_ports(c->portmap, (uint16_t)transport_local_port(first_transport(c)),
+				  e->tcp ? (uint16_t)transport_tcp_port(e->tcp) : 0);
 	return 0;
 }
 

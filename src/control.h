@@ -21,6 +21,9 @@ struct control {
 	struct stats stats; /* the last sum, for stats=1 */
 	uint32_t fwmark;
 	bool offload;       /* new sockets try UDP GSO/GRO too */
+	/* The router's mapping of our ports, or NULL: shown by stats=1, told of a new listen
+	 * port. Set by the caller after portmap_start. */
+	struct portmap *portmap;
 	bool uapi_open;
 };
 

@@ -12,6 +12,7 @@
 #include "notify.h"
 #include "options.h"
 #include "plain.h"
+#include "portmap.h"
 #include "privileges.h"
 #include "sandbox.h"
 #include "show.h"
@@ -73,6 +74,9 @@ struct tunnel {
 	/* Least privilege once set up: --user or User (has_user), and the sandbox. */
 	bool has_user, sandbox;
 	struct privileges user;
+	/* --port-mapping or PortMapping: the NAT router forwards our ports to us. */
+	bool port_mapping;
+	struct portmap portmap;
 };
 
 static void on_signal(struct loop_source *src, uint32_t events)
@@ -239,6 +243,39 @@ static int open_exit(struct device *dev, const struct options *opts, struct tunn
 	return 0;
 }
 
+/* The router's mapping, or its end: the rendezvous offers it to our peers as a candidate. */
+static void on_port_mapping(void *ctx)
+{
+	struct tunnel *t = ctx;
+	struct sockaddr_storage ss;
+	union endpoint ep = { 0 };
+
+	if (!portmap_external(&t->portmap, &ss) && ss.ss_family == AF_INET)
+		memcpy(&ep.in, &ss, sizeof(ep.in));
+	rdv_set_extra_candidate(&t->wg, &ep);
+}
+
+/* Last, on the control thread, once confined: the helper thread inherits the sandbox and the
+ * user. A router that maps nothing is only a warning (the helper logs it). */
+static int open_port_mapping(const struct device *dev, struct tunnel *t, struct control *control,
+			     struct engine *e)
+{
+	int udp = transport_local_port(engine_sender(e)->transport);
+	int tcp = e->tcp ? transport_tcp_port(e->tcp) : 0;
+	int ret;
+
+	if (!t->port_mapping)
+		return 0;
+	ret = portmap_start(&t->portmap, &e->loop, dev->ifname, (uint16_t)udp, (uint16_t)tcp,
+			    t->wg.rdv.mode == RDV_CLIENT ? on_port_mapping : NULL, t);
+	if (ret) {
+		fprintf(stderr, "myvpn: error: cannot start port mapping: %s\n", strerror(-ret));
+		return ALREADY_REPORTED;
+	}
+	control->portmap = &t->portmap;
+	return 0;
+}
+
 static void close_exit(struct tunnel *t)
 {
 	route_all_close(&t->ra);
@@ -322,6 +359,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	}
 	if (!ret)
 		ret = confine(opts, t, &engine);
+	if (!ret)
+		ret = open_port_mapping(dev, t, &control, &engine);
 	if (!ret && t->ready_fd >= 0)
 		daemon_ready(t->ready_fd);
 	/* For the test that a crash leaves no core file with a key: keys loaded, tunnel up. */
@@ -333,6 +372,9 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 		notify_ready(&notify);
 	if (!ret)
 		ret = engine_run(&engine);
+	/* the mapping is deleted before anything else goes: the router stops forwarding to us */
+	control.portmap = NULL;
+	portmap_stop(&t->portmap);
 	engine_stats(&engine, &sum);
 	stats_print(&sum, stderr);
 	metrics_server_close(&metrics);
@@ -548,6 +590,19 @@ static void plan_exit(const struct options *opts, struct tunnel *t)
 			t->gateway_extra[t->gateway_extra_count++] = cfg->peers[i].allowed_ips[j];
 }
 
+/* --port-mapping wins over the file's PortMapping. Without either, on for a node that names
+ * its rendezvous (`Rendezvous = KEY`): a mapped port is the best candidate a node behind NAT
+ * can offer its peers; else off. */
+static void plan_port_mapping(const struct options *opts, struct tunnel *t)
+{
+	if (opts->port_mapping >= 0)
+		t->port_mapping = opts->port_mapping;
+	else if (t->cfg.has_port_mapping)
+		t->port_mapping = t->cfg.port_mapping;
+	else
+		t->port_mapping = t->cfg.rendezvous == CONFIG_RENDEZVOUS_CLIENT;
+}
+
 /* --user wins over the file's User; looked up now, while /etc/passwd is reachable. */
 static int plan_privileges(const struct options *opts, struct tunnel *t, char *err,
 			   size_t errlen)
@@ -574,6 +629,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		t->ops = &plain_ops;
 	}
 	plan_exit(opts, t);
+	plan_port_mapping(opts, t);
 	ret = plan_privileges(opts, t, err, errlen);
 	if (ret)
 		return ret;

@@ -207,10 +207,38 @@ static int put_workers(struct uapi_buf *out, const struct metrics_input *in)
 	return ret;
 }
 
+/* The router's mapping of our port: its state as labels, and the seconds it has left. */
+static int put_port_mapping(struct uapi_buf *out, const struct metrics_input *in)
+{
+	const struct portmap_status *pm = in->portmap;
+	const struct sockaddr_in *sin;
+	char ext[INET_ADDRSTRLEN + 8] = "", ip[INET_ADDRSTRLEN];
+	int ret;
+
+	if (!pm || pm->state == PORTMAP_NONE)
+		return 0;
+	sin = (const struct sockaddr_in *)&pm->external;
+	if (pm->state == PORTMAP_MAPPED && inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip)))
+		snprintf(ext, sizeof(ext), "%s:%u", ip, ntohs(sin->sin_port));
+	ret = family(out, "myvpn_port_mapping_info", "gauge",
+		     "the NAT router's mapping of the listen port (NAT-PMP or UPnP IGD)");
+	ret |= uapi_buf_printf(out, "myvpn_port_mapping_info{device=\"%s\",state=\"%s\",protocol=\"%s\",external=\"%s\"} 1\n",
+			       in->ifname, portmap_state_name(pm->state),
+			       portmap_protocol_name(pm->protocol), ext);
+	if (pm->state != PORTMAP_MAPPED || !pm->expires_ns)
+		return ret;
+	ret |= family(out, "myvpn_port_mapping_lifetime_seconds", "gauge",
+		      "seconds until the mapping ends unless renewed (it is renewed at half)");
+	ret |= uapi_buf_printf(out, "myvpn_port_mapping_lifetime_seconds{device=\"%s\"} %" PRIu64 "\n",
+			       in->ifname, pm->expires_ns > in->now_ns ?
+			       (pm->expires_ns - in->now_ns) / 1000000000u : 0);
+	return ret;
+}
+
 int metrics_write(struct uapi_buf *out, const struct metrics_input *in)
 {
 	if (put_peers(out, in) || put_counters(out, in) || put_handshakes(out, in) ||
-	    put_workers(out, in))
+	    put_workers(out, in) || put_port_mapping(out, in))
 		return -ENOMEM;
 	return 0;
 }

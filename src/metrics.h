@@ -21,6 +21,10 @@
  *   myvpn_handshakes_total{device,result}                     accepted, invalid, cookie_sent,
  *                                                             ratelimited
  *   myvpn_worker_{rx,tx}_packets_total{device,worker}         per data-path thread
+ *   myvpn_port_mapping_info{device,state,protocol,external}   gauge, always 1; with port
+ *                                                             mapping on only
+ *   myvpn_port_mapping_lifetime_seconds{device}               gauge: left; while mapped with
+ *                                                             a lifetime only
  *
  * Label cardinality is bounded: at most METRICS_MAX_PEERS peers are listed (in the device's
  * order), and a peer's allowed_ips label lists at most METRICS_MAX_ALLOWED_IPS prefixes
@@ -37,6 +41,8 @@ struct metrics_input {
 	const struct stats *total;   /* every thread's counters, summed */
 	const struct stats *workers; /* one per data-path thread, already read atomically */
 	unsigned int worker_count;
+	const struct portmap_status *portmap; /* NULL or state NONE: port mapping off */
+	uint64_t now_ns;                      /* monotonic, for the mapping's lifetime left */
 };
 
 /* Appends the whole exposition to out: 0 or -ENOMEM. Call on the device's control thread

@@ -433,6 +433,24 @@ static enum noise_result build_initiation(struct noise_handshake *hs,
 	return r;
 }
 
+/* The last step of creating either message: macs on success, then the state that lets the
+ * answer be consumed; a failed message leaves no half-made handshake behind. */
+static enum noise_result finish_created(struct noise_handshake *hs, struct noise_cookie *cookie,
+					void *msg, size_t len, enum noise_result r,
+					uint32_t local_index, enum noise_handshake_state state,
+					uint64_t now_mono_ns)
+{
+	if (r == NOISE_OK)
+		r = bool_result(noise_cookie_add_macs(cookie, msg, len, now_mono_ns));
+	if (r != NOISE_OK) {
+		handshake_zero(hs);
+		return r;
+	}
+	hs->local_index = local_index;
+	hs->state = state;
+	return NOISE_OK;
+}
+
 enum noise_result noise_handshake_create_initiation(struct noise_handshake *hs,
 						    struct noise_cookie *cookie,
 						    const struct noise_static_identity *id,
@@ -449,15 +467,8 @@ enum noise_result noise_handshake_create_initiation(struct noise_handshake *hs,
 	dst->header.type = htole32(MESSAGE_HANDSHAKE_INITIATION);
 	dst->sender_index = htole32(local_index);
 	r = build_initiation(hs, id, dst, now_real_ns);
-	if (r == NOISE_OK)
-		r = bool_result(noise_cookie_add_macs(cookie, dst, sizeof(*dst), now_mono_ns));
-	if (r != NOISE_OK) {
-		handshake_zero(hs);
-		return r;
-	}
-	hs->local_index = local_index;
-	hs->state = NOISE_HANDSHAKE_CREATED_INITIATION;
-	return NOISE_OK;
+	return finish_created(hs, cookie, dst, sizeof(*dst), r, local_index,
+			      NOISE_HANDSHAKE_CREATED_INITIATION, now_mono_ns);
 }
 
 /* Everything secret that consuming an initiation touches, to wipe in one go. */
@@ -603,15 +614,8 @@ enum noise_result noise_handshake_create_response(struct noise_handshake *hs,
 	dst->receiver_index = htole32(hs->remote_index);
 	/* the transcript is spent either way: a second response could not reuse it */
 	r = build_response(hs, dst);
-	if (r == NOISE_OK)
-		r = bool_result(noise_cookie_add_macs(cookie, dst, sizeof(*dst), now_mono_ns));
-	if (r != NOISE_OK) {
-		handshake_zero(hs);
-		return r;
-	}
-	hs->local_index = local_index;
-	hs->state = NOISE_HANDSHAKE_CREATED_RESPONSE;
-	return NOISE_OK;
+	return finish_created(hs, cookie, dst, sizeof(*dst), r, local_index,
+			      NOISE_HANDSHAKE_CREATED_RESPONSE, now_mono_ns);
 }
 
 struct response_scratch {

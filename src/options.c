@@ -30,6 +30,7 @@ enum long_only_option {
 	OPT_USER,
 	OPT_NO_SANDBOX,
 	OPT_ALLOW_CORE_DUMPS,
+	OPT_PORT_MAPPING,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +60,7 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "allow-core-dumps", no_argument, NULL, OPT_ALLOW_CORE_DUMPS },
+	{ "port-mapping", optional_argument, NULL, OPT_PORT_MAPPING },
 	{ "private-key", required_argument, NULL, OPT_PRIVATE_KEY },
 	{ "peer-key", required_argument, NULL, OPT_PEER_KEY },
 	{ 0 }
@@ -245,6 +247,14 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 	case OPT_NO_SANDBOX:
 		o->no_sandbox = true;
 		return 0;
+	case OPT_PORT_MAPPING:
+		if (!arg || !strcmp(arg, "yes"))
+			o->port_mapping = 1;
+		else if (!strcmp(arg, "no"))
+			o->port_mapping = 0;
+		else
+			return fail(err, errlen, "invalid --port-mapping '%s' (yes or no)", arg);
+		return 0;
 	case OPT_PRIVATE_KEY:
 		o->private_key_file = arg;
 		return 0;
@@ -341,6 +351,7 @@ int options_parse(struct options *o, int argc, char **argv, bool prog_is_nat, ch
 
 	memset(o, 0, sizeof(*o));
 	o->tcp_port = -1;
+	o->port_mapping = -1;
 	optind = 0; /* full re-initialisation, so that tests may parse repeatedly */
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":a:p:s:t:i:c:fvh", long_options, NULL)) != -1) {
@@ -389,6 +400,7 @@ void options_usage(FILE *out, const char *prog)
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"
 		"      --tcp-port PORT     also listen on TCP PORT (default: the UDP port; 0 = off)\n"
+		"      --port-mapping[=no] ask the NAT router to forward our ports (NAT-PMP, UPnP IGD)\n"
 		"      --transport MODE    udp, tcp or auto (default: UDP, TCP when UDP is blocked)\n"
 		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"      --user USER         after set-up, run as USER with CAP_NET_ADMIN only\n"

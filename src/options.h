@@ -67,6 +67,9 @@ struct options {
 	/* --user USER: run as USER after set-up (overrides the file's User); NULL = stay. */
 	const char *user;
 	bool no_sandbox; /* --no-sandbox: no no_new_privs, no seccomp filter (debugging) */
+	/* --port-mapping[=yes|no]: ask the NAT router for a mapping of our ports (portmap.h);
+	 * overrides the file's PortMapping. -1 = unset, then the file decides (default no). */
+	int port_mapping;
 };
 
 /* Parses argv into opts. prog_is_nat selects the myvpn_nat defaults. On error returns -EINVAL

@@ -238,7 +238,7 @@ void rdv_serve(struct wg_device *dev);
  * learn the new address and punch again. */
 void rdv_peer_moved(struct wg_peer *p);
 /* Control thread: a mapped external address to offer as a candidate (family 0: none); R
- * hears of it with the next HELLO, at once. For the port-mapping module. */
+ * hears of it with the next HELLO, at once. main.c calls it when the port mapping changes. */
 void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep);
 
 /* Workers (read lock held). A control message from authenticated peer p: queued. */

@@ -284,11 +284,54 @@ static int paths_line(void *ctx, const char *key, char *value)
 	return 0;
 }
 
+static int copy_text(char *dst, size_t len, const char *value)
+{
+	if (strlen(value) >= len || !printable(value))
+		return -EBADMSG;
+	strcpy(dst, value);
+	return 0;
+}
+
+static int portmap_line(void *ctx, const char *key, char *value)
+{
+	struct show_portmap *pm = ctx;
+	uint64_t v = 0;
+	int ret;
+
+	if (strncmp(key, "portmap_", 8))
+		return 0;
+	key += 8;
+	if (!strcmp(key, "state"))
+		return copy_text(pm->state, sizeof(pm->state), value);
+	if (!strcmp(key, "protocol"))
+		return copy_text(pm->protocol, sizeof(pm->protocol), value);
+	if (!strcmp(key, "external"))
+		return copy_text(pm->external, sizeof(pm->external), value);
+	if (!strcmp(key, "error"))
+		return copy_text(pm->error, sizeof(pm->error), value);
+	if (!strcmp(key, "external_tcp_port")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		pm->external_tcp_port = (uint16_t)v;
+		return ret;
+	}
+	if (!strcmp(key, "lifetime")) {
+		pm->has_lifetime = true;
+		return parse_u64(value, UINT32_MAX, &pm->lifetime);
+	}
+	return 0;
+}
+
 int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len)
 {
 	struct paths_ctx c = { .ifc = ifc };
 
 	return parse_reply(reply, len, paths_line, &c);
+}
+
+int show_parse_portmap(struct show_portmap *pm, const char *reply, size_t len)
+{
+	memset(pm, 0, sizeof(*pm));
+	return parse_reply(reply, len, portmap_line, pm);
 }
 
 void show_interface_free(struct show_interface *ifc)
@@ -449,6 +492,29 @@ static void print_peer(FILE *out, const struct show_peer *p, uint64_t now_sec)
 	print_path(out, p);
 }
 
+/* "port mapping: 203.0.113.1:51820 (natpmp, TCP port 51820), 59 minutes left" */
+static void print_portmap(FILE *out, const struct show_portmap *pm)
+{
+	char buf[128];
+
+	if (!pm->state[0])
+		return;
+	fputs("  port mapping: ", out);
+	if (strcmp(pm->state, "mapped")) {
+		fprintf(out, "%s%s%s%s\n", pm->state, pm->error[0] ? " (" : "", pm->error,
+			pm->error[0] ? ")" : "");
+		return;
+	}
+	fprintf(out, "%s (%s", pm->external, pm->protocol);
+	if (pm->external_tcp_port)
+		fprintf(out, ", TCP port %u", pm->external_tcp_port);
+	show_format_duration(buf, sizeof(buf), pm->lifetime);
+	if (!pm->has_lifetime)
+		fputs("), permanent lease\n", out);
+	else
+		fprintf(out, "), %s left\n", pm->lifetime ? buf : "0 seconds");
+}
+
 static void print_drops(FILE *out, const struct stats *st)
 {
 	bool any = false;
@@ -479,6 +545,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 		fprintf(out, "  listening port: %u\n", ifc->listen_port);
 	if (ifc->fwmark)
 		fprintf(out, "  fwmark: 0x%x\n", ifc->fwmark);
+	print_portmap(out, &ifc->portmap);
 	for (size_t i = 0; i < ifc->peer_count; i++)
 		if (order)
 			order[i] = &ifc->peers[i];
@@ -573,6 +640,30 @@ static void json_counters(FILE *out, const struct show_interface *ifc)
 	fputs("\n    }\n", out);
 }
 
+static void json_portmap(FILE *out, const struct show_portmap *pm)
+{
+	fputs("    \"port_mapping\": ", out);
+	if (!pm->state[0]) {
+		fputs("null,\n", out);
+		return;
+	}
+	fputs("{\n      \"state\": ", out);
+	json_string(out, pm->state);
+	fputs(",\n      \"protocol\": ", out);
+	json_string(out, pm->protocol);
+	fputs(",\n      \"external\": ", out);
+	json_string(out, pm->external);
+	fprintf(out, ",\n      \"external_tcp_port\": %u,\n      \"lifetime\": ",
+		pm->external_tcp_port);
+	if (pm->has_lifetime)
+		fprintf(out, "%" PRIu64, pm->lifetime);
+	else
+		fputs("null", out);
+	fputs(",\n      \"error\": ", out);
+	json_string(out, pm->error);
+	fputs("\n    },\n", out);
+}
+
 static void json_interface(FILE *out, const struct show_interface *ifc)
 {
 	char b64[WGCRYPTO_KEY_B64_LEN + 1];
@@ -586,8 +677,10 @@ static void json_interface(FILE *out, const struct show_interface *ifc)
 	} else {
 		fputs("null", out);
 	}
-	fprintf(out, ",\n    \"listen_port\": %u,\n    \"fwmark\": %" PRIu32 ",\n    \"peers\": [",
+	fprintf(out, ",\n    \"listen_port\": %u,\n    \"fwmark\": %" PRIu32 ",\n",
 		ifc->listen_port, ifc->fwmark);
+	json_portmap(out, &ifc->portmap);
+	fputs("    \"peers\": [", out);
 	for (size_t i = 0; i < ifc->peer_count; i++) {
 		fputs(i ? ",\n" : "\n", out);
 		json_peer(out, &ifc->peers[i]);
@@ -725,10 +818,13 @@ static int load_interface(const char *dir, const char *name, struct show_interfa
 	}
 	/* optional: wireguard-go closes the connection on stats=1 */
 	if (!exchange(path, "stats=1\n\n", &reply) &&
-	    !show_parse_stats(&ifc->stats, reply.data, reply.len))
+	    !show_parse_stats(&ifc->stats, reply.data, reply.len)) {
 		ifc->has_stats = true;
-	else
+		if (show_parse_portmap(&ifc->portmap, reply.data, reply.len))
+			memset(&ifc->portmap, 0, sizeof(ifc->portmap));
+	} else {
 		memset(&ifc->stats, 0, sizeof(ifc->stats));
+	}
 	uapi_buf_free(&reply);
 	/* optional: only a daemon with a rendezvous answers paths=1 */
 	if (!exchange(path, "paths=1\n\n", &reply))

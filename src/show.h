@@ -41,6 +41,18 @@ struct show_peer {
 	size_t allowed_ip_count, allowed_ip_cap;
 };
 
+/* The router's mapping of the interface's port (the portmap_ lines of stats=1); state "" =
+ * none reported (port mapping off, or a daemon without it). */
+struct show_portmap {
+	char state[16];    /* "requesting", "mapped", "failed" */
+	char protocol[16]; /* "natpmp", "upnp" */
+	char external[SHOW_ENDPOINT_LEN]; /* "A.B.C.D:PORT" */
+	uint16_t external_tcp_port; /* 0 = no TCP mapping */
+	bool has_lifetime;          /* false: a permanent lease */
+	uint64_t lifetime;          /* seconds left */
+	char error[128];
+};
+
 struct show_interface {
 	char name[IFNAMSIZ];
 	bool has_private_key;
@@ -51,6 +63,7 @@ struct show_interface {
 	size_t peer_count, peer_cap;
 	bool has_stats; /* false for a daemon that does not answer stats=1 */
 	struct stats stats;
+	struct show_portmap portmap;
 };
 
 /*
@@ -65,6 +78,9 @@ int show_parse_stats(struct stats *stats, const char *reply, size_t len);
 /* Parses a reply to paths=1 into the peers of ifc (matched by public key; others skipped).
  * Same return values as show_parse_get. */
 int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len);
+/* Parses the portmap_ lines of a reply to stats=1 into *pm (zeroed first); other lines are
+ * skipped. Same return values as show_parse_get. */
+int show_parse_portmap(struct show_portmap *pm, const char *reply, size_t len);
 /* Frees the peers and zeroes ifc. */
 void show_interface_free(struct show_interface *ifc);
 
@@ -74,7 +90,7 @@ void show_format_duration(char *buf, size_t len, uint64_t seconds);
 void show_format_bytes(char *buf, size_t len, uint64_t bytes);
 
 /* One interface as `wg show IFNAME` prints it (without colours; peers with the latest
- * handshake first), then "drops:" with the non-zero drop counters, or "drops: none". now_sec
+ * handshake first; a "port mapping:" line after the port when the daemon reports one), then "drops:" with the non-zero drop counters, or "drops: none". now_sec
  * is the Unix time, for "latest handshake: N seconds ago". */
 void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_sec);
 /* A JSON array with one object per interface (keys in the man page); "[]" for none. */

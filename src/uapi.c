@@ -223,6 +223,51 @@ int uapi_paths(const struct wg_device *dev, struct uapi_buf *out)
 	return 0;
 }
 
+/* ---- port mapping (myvpn's extension, at the head of the stats=1 reply) ---- */
+
+/* The libraries' error texts, made safe for one line of the protocol. */
+static void put_text(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; src[i] && i + 1 < len; i++)
+		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? ' ' : src[i];
+	dst[i] = '\0';
+}
+
+int uapi_portmap(const struct portmap_status *pm, uint64_t now_ns, struct uapi_buf *out)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&pm->external;
+	char ip[INET_ADDRSTRLEN] = "", text[sizeof(pm->error)];
+	size_t start = out->len;
+	int ret = 0;
+
+	if (pm->state == PORTMAP_NONE)
+		return 0;
+	ret |= uapi_buf_printf(out, "portmap_state=%s\n", portmap_state_name(pm->state));
+	if (pm->state == PORTMAP_MAPPED) {
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		ret |= uapi_buf_printf(out, "portmap_protocol=%s\nportmap_external=%s:%u\n",
+				       portmap_protocol_name(pm->protocol), ip, ntohs(sin->sin_port));
+		if (pm->external_tcp_port)
+			ret |= uapi_buf_printf(out, "portmap_external_tcp_port=%u\n",
+					       pm->external_tcp_port);
+		if (pm->expires_ns)
+			ret |= uapi_buf_printf(out, "portmap_lifetime=%" PRIu64 "\n",
+					       pm->expires_ns > now_ns ?
+					       (pm->expires_ns - now_ns) / 1000000000u : 0);
+	}
+	if (pm->state == PORTMAP_FAILED && pm->error[0]) {
+		put_text(text, sizeof(text), pm->error);
+		ret |= uapi_buf_printf(out, "portmap_error=%s\n", text);
+	}
+	if (ret) {
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- set: parse ---- */
 
 enum device_flags {
@@ -897,8 +942,8 @@ int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
 		err = -EINVAL;
 	} else if (stats && starts_with(request, len, "stats=1\n")) {
 		if (len == 9 && request[8] == '\n')
-			return uapi_stats(stats, out) ? uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM)
-						      : 0;
+			return uapi_portmap(&info->portmap, now_ns, out) || uapi_stats(stats, out) ?
+				       uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM) : 0;
 		err = -EINVAL;
 	} else if (stats && dev->rdv.mode != RDV_OFF && starts_with(request, len, "paths=1\n")) {
 		if (len == 9 && request[8] == '\n')

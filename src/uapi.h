@@ -3,6 +3,7 @@
 #ifndef MYVPN_UAPI_H
 #define MYVPN_UAPI_H
 
+#include "portmap.h"
 #include "stats.h"
 #include "wg.h"
 
@@ -22,7 +23,16 @@
  *                                  endpoint_changes=N\n { drop_<reason>=N\n }*  errno=0\n\n
  *
  * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
- * reason, named by stats_drop_reason_name(). `wg` never sends it.
+ * reason, named by stats_drop_reason_name(). `wg` never sends it. With port mapping on, the
+ * reply begins with the mapping (uapi_portmap):
+ *
+ *                                  portmap_state=none|requesting|mapped|failed\n
+ *                                  [portmap_protocol=natpmp|upnp\n portmap_external=A.B.C.D:PORT\n
+ *                                   [portmap_external_tcp_port=N\n] [portmap_lifetime=SECONDS\n]]
+ *                                  [portmap_error=TEXT\n]
+ *
+ * (no lifetime line: a permanent UPnP lease). get=1 stays exactly wg's, so `wg show` and
+ * `wg showconf` see nothing new.
  *
  *   paths=1\n\n                ->  { public_key=<hex>\n path=direct|mapped|relay|tcp|none\n
  *                                  relay_tx_bytes=N\n relay_rx_bytes=N\n relayed_bytes=N\n }*
@@ -51,6 +61,7 @@ struct uapi_device_info {
 	uint16_t listen_port; /* the port actually bound */
 	uint32_t fwmark;      /* SO_MARK of the socket, 0 = none */
 	int udp_family;       /* AF_INET6 for a dual-stack socket, AF_INET; 0 = keep as given */
+	struct portmap_status portmap; /* the router's mapping of our port; state NONE = off */
 };
 
 /* A growable text buffer that wipes what it frees: replies hold the private key and requests
@@ -76,6 +87,9 @@ int uapi_get(const struct wg_device *dev, const struct uapi_device_info *info,
 int uapi_stats(const struct stats *stats, struct uapi_buf *out);
 /* Appends the whole reply to paths=1: 0 or -ENOMEM. */
 int uapi_paths(const struct wg_device *dev, struct uapi_buf *out);
+/* Appends the portmap_ lines of the stats=1 reply (none for state NONE); now_ns is the
+ * monotonic clock, for the lifetime left. 0 or -ENOMEM. */
+int uapi_portmap(const struct portmap_status *pm, uint64_t now_ns, struct uapi_buf *out);
 
 /* Called after the request is checked and before anything is applied, so that a port the
  * shell cannot bind fails the whole request. Either may be NULL. 0 or -errno. */

@@ -43,6 +43,9 @@ printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n\n[Peer]\nPublicKey = 
 	"$("$MYVPN" genkey)" "$("$MYVPN" genkey | "$MYVPN" pubkey)" >"$TMP/bad.conf"
 chmod 600 "$TMP/bad.conf"
 expect_error "$TMP/bad.conf:7: " "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
+printf '[Interface]\nPrivateKey = %s\nPortMapping = maybe\n' "$("$MYVPN" genkey)" >"$TMP/bad.conf"
+expect_error "$TMP/bad.conf:3: PortMapping 'maybe' is neither yes nor no" "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
+expect_error "invalid --port-mapping 'maybe' (yes or no)" "$MYVPN" -a 192.0.2.2 --port-mapping=maybe
 printf 'not a key\n' >"$TMP/bad.key"; chmod 600 "$TMP/bad.key"
 expect_error "key file '$TMP/bad.key' does not hold a base64 key" "$MYVPN" -a 192.0.2.2 --private-key "$TMP/bad.key" --peer-key "$("$MYVPN" genkey)" -i "$P-tx"
 "$MYVPN" genkey >"$TMP/good.key"; chmod 600 "$TMP/good.key"

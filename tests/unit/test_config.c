@@ -287,6 +287,9 @@ static const struct bad_case bad_cases[] = {
 	{ IFACE "Workers = auto\n", 2, "Workers 'auto' is not a number" },
 	{ IFACE "Workers =\n", 2, "Workers '' is not a number" },
 	{ PEER2 "Workers = 4\n", 3, "unknown key 'Workers' in [Peer]" },
+	{ IFACE "PortMapping = maybe\n", 2, "PortMapping 'maybe' is neither yes nor no" },
+	{ IFACE "PortMapping =\n", 2, "PortMapping '' is neither yes nor no" },
+	{ PEER2 "PortMapping = yes\n", 3, "unknown key 'PortMapping' in [Peer]" },
 	{ IFACE "User = no body\n", 2, "User 'no body' is not a user name" },
 	{ IFACE "Rendezvous = yes\n", 2, "Rendezvous 'yes' is neither \"serve\" nor a public key" },
 	{ PEER2 "Rendezvous = serve\n", 3, "unknown key 'Rendezvous' in [Peer]" },
@@ -330,6 +333,31 @@ static const struct bad_case bad_cases[] = {
 	{ PEER2 "DNS = 1.1.1.1\n", 3, "unknown key 'DNS' in [Peer]" },
 	{ IFACE "MTU = 1420\nMTU = \x01\n", 3, "MTU '?' is not a number" },
 };
+
+/* PortMapping: off unless asked for; the last value wins. */
+static void port_mapping_key(void **state)
+{
+	static const struct {
+		const char *text;
+		bool on, given;
+	} cases[] = {
+		{ IFACE, false, false },
+		{ IFACE "PortMapping = yes\n", true, true },
+		{ IFACE "portmapping = On\n", true, true },
+		{ IFACE "PortMapping = true\n", true, true },
+		{ IFACE "PortMapping = no\n", false, true },
+		{ IFACE "PortMapping = yes\nPortMapping = off\n", false, true },
+	};
+	struct config cfg;
+	struct config_error err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse_str(&cfg, cases[i].text, &err), 0);
+		assert_int_equal(cfg.port_mapping, cases[i].on);
+		assert_int_equal(cfg.has_port_mapping, cases[i].given);
+		config_free(&cfg);
+	}
+}
 
 /* Half-applied state would show up as a non-zero *out or, under ASan, as a leak. */
 static void bad_inputs(void **state)
@@ -451,6 +479,7 @@ int main(void)
 		cmocka_unit_test(lenient_forms),
 		cmocka_unit_test(many_peers),
 		cmocka_unit_test(bad_inputs),
+		cmocka_unit_test(port_mapping_key),
 		cmocka_unit_test(too_many_addresses),
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(secrets_not_echoed),

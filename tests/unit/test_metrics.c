@@ -1,5 +1,6 @@
 /* Unit tests for the metrics: the HTTP request router (a table of heads), the listen-address
  * parser, and the exposition of a device with peers (names, labels, the cardinality cap). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,6 +158,40 @@ static void exposition(void **state)
 	wg_device_free(&dev);
 }
 
+/* The port mapping: nothing while off; its state, protocol and address as labels; the
+ * lifetime left only while mapped with one. */
+static void port_mapping(void **state)
+{
+	struct stats total = { 0 };
+	struct portmap_status pm = { .state = PORTMAP_MAPPED, .protocol = PORTMAP_PROTO_UPNP,
+				     .expires_ns = 9000000000000ull };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&pm.external;
+	struct metrics_input in = { .ifname = "wg0", .total = &total, .portmap = &pm,
+				    .now_ns = 8000000000000ull };
+	struct uapi_buf out = { 0 };
+
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.1", &sin->sin_addr);
+	sin->sin_port = htons(51820);
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	has_line(out.data, "# TYPE myvpn_port_mapping_info gauge");
+	has_line(out.data, "myvpn_port_mapping_info{device=\"wg0\",state=\"mapped\",protocol=\"upnp\",external=\"198.51.100.1:51820\"} 1");
+	has_line(out.data, "myvpn_port_mapping_lifetime_seconds{device=\"wg0\"} 1000");
+	out.len = 0;
+	pm = (struct portmap_status){ .state = PORTMAP_FAILED };
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	has_line(out.data, "myvpn_port_mapping_info{device=\"wg0\",state=\"failed\",protocol=\"\",external=\"\"} 1");
+	assert_null(strstr(out.data, "lifetime"));
+	out.len = 0;
+	pm.state = PORTMAP_NONE;
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	assert_null(strstr(out.data, "port_mapping"));
+	uapi_buf_free(&out);
+}
+
 /* Past METRICS_MAX_ALLOWED_IPS a peer's label ends ",..."; past METRICS_MAX_PEERS peers are
  * counted, not listed. */
 static void cardinality(void **state)
@@ -204,6 +239,7 @@ int main(void)
 		cmocka_unit_test(listen_addresses),
 		cmocka_unit_test(exposition),
 		cmocka_unit_test(cardinality),
+		cmocka_unit_test(port_mapping),
 	};
 
 	log_threshold = LOGL_WARN; /* no "peer N created" lines for a thousand peers */

@@ -173,6 +173,24 @@ static void transport_options(void **state)
 	assert_non_null(strstr(err, "--tcp-port"));
 }
 
+/* --port-mapping[=yes|no]: unset by default (the file decides), one-line error otherwise. */
+static void port_mapping_option(void **state)
+{
+	struct options o;
+	char err[256] = "";
+
+	assert_int_equal(parse(&o, true, err, "-s|51820"), 0);
+	assert_int_equal(o.port_mapping, -1);
+	assert_int_equal(parse(&o, true, err, "-s|51820|--port-mapping"), 0);
+	assert_int_equal(o.port_mapping, 1);
+	assert_int_equal(parse(&o, true, err, "-c|wg0.conf|--port-mapping=no"), 0);
+	assert_int_equal(o.port_mapping, 0);
+	assert_int_equal(parse(&o, true, err, "-c|wg0.conf|--port-mapping=yes"), 0);
+	assert_int_equal(o.port_mapping, 1);
+	assert_int_equal(parse(&o, true, err, "-s|1|--port-mapping=auto"), -EINVAL);
+	assert_string_equal(err, "invalid --port-mapping 'auto' (yes or no)");
+}
+
 /* --user and --no-sandbox: allowed in every form, -c and IFNAME included. */
 static void privilege_options(void **state)
 {
@@ -255,6 +273,7 @@ int main(void)
 		cmocka_unit_test(errors_are_one_clear_line),
 		cmocka_unit_test(workers_option),
 		cmocka_unit_test(transport_options),
+		cmocka_unit_test(port_mapping_option),
 		cmocka_unit_test(privilege_options),
 		cmocka_unit_test(allow_core_dumps_option),
 		cmocka_unit_test(ifname_rules),

@@ -1,5 +1,6 @@
 /* Unit tests for `myvpn show`: wg's durations and byte sizes, parsing get=1 and stats=1
  * replies, and the text and JSON they print. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -353,6 +354,7 @@ static void json_output(void **state)
 			     "    \"public_key\": \"%s\",\n"
 			     "    \"listen_port\": 51820,\n"
 			     "    \"fwmark\": 66,\n"
+			     "    \"port_mapping\": null,\n"
 			     "    \"peers\": [\n"
 			     "      {\n"
 			     "        \"public_key\": \"%s\",\n"
@@ -404,6 +406,7 @@ static void json_output(void **state)
 				     "    \"public_key\": null,\n"
 				     "    \"listen_port\": 51820,\n"
 				     "    \"fwmark\": 66,\n"
+				     "    \"port_mapping\": null,\n"
 				     "    \"peers\": [],\n"
 				     "    \"counters\": null,\n"
 				     "    \"drops\": null\n"
@@ -540,6 +543,84 @@ static void paths_text(void **state)
 	show_interface_free(&ifc);
 }
 
+/* The portmap_ lines of stats=1: what uapi_portmap writes, show parses and prints, for each
+ * state; the lines do not disturb the counters. */
+static void port_mapping(void **state)
+{
+	struct portmap_status pm = { .state = PORTMAP_MAPPED, .protocol = PORTMAP_PROTO_NATPMP,
+				     .external_tcp_port = 51821,
+				     .expires_ns = 3000 * 1000000000ull + 5 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&pm.external;
+	struct show_interface ifc;
+	struct uapi_buf buf = { 0 };
+	char *text;
+
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0xcb007101); /* 203.0.113.1 */
+	sin->sin_port = htons(51820);
+	load(&ifc, true);
+	assert_int_equal(uapi_portmap(&pm, 1000 * 1000000000ull, &buf), 0);
+	assert_int_equal(uapi_stats(&ifc.stats, &buf), 0);
+	assert_non_null(strstr(buf.data, "portmap_state=mapped\nportmap_protocol=natpmp\n"
+					 "portmap_external=203.0.113.1:51820\n"
+					 "portmap_external_tcp_port=51821\nportmap_lifetime=2000\n"));
+	assert_int_equal(show_parse_portmap(&ifc.portmap, buf.data, buf.len), 0);
+	assert_int_equal(show_parse_stats(&ifc.stats, buf.data, buf.len), 0);
+	assert_int_equal(ifc.stats.rx_packets, 10);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  listening port: 51820\n  fwmark: 0x42\n"
+				     "  port mapping: 203.0.113.1:51820 (natpmp, TCP port 51821), "
+				     "33 minutes, 20 seconds left\n"));
+	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "    \"port_mapping\": {\n      \"state\": \"mapped\",\n"
+				     "      \"protocol\": \"natpmp\",\n"
+				     "      \"external\": \"203.0.113.1:51820\",\n"
+				     "      \"external_tcp_port\": 51821,\n"
+				     "      \"lifetime\": 2000,\n      \"error\": \"\"\n    },\n"));
+	free(text);
+
+	/* a permanent UPnP lease has no lifetime line */
+	pm.protocol = PORTMAP_PROTO_UPNP;
+	pm.expires_ns = 0;
+	pm.external_tcp_port = 0;
+	buf.len = 0;
+	assert_int_equal(uapi_portmap(&pm, 1, &buf), 0);
+	assert_null(memmem(buf.data, buf.len, "lifetime", 8));
+	assert_int_equal(show_parse_portmap(&ifc.portmap, buf.data, 0), -EBADMSG);
+	assert_int_equal(uapi_stats(&ifc.stats, &buf), 0);
+	assert_int_equal(show_parse_portmap(&ifc.portmap, buf.data, buf.len), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  port mapping: 203.0.113.1:51820 (upnp), permanent lease\n"));
+	free(text);
+
+	/* failed: the reason, on one line whatever the library said */
+	pm = (struct portmap_status){ .state = PORTMAP_FAILED };
+	strcpy(pm.error, "NAT-PMP: no answer;\nUPnP: no IGD answered");
+	buf.len = 0;
+	assert_int_equal(uapi_portmap(&pm, 1, &buf), 0);
+	assert_int_equal(uapi_stats(&ifc.stats, &buf), 0);
+	assert_int_equal(show_parse_portmap(&ifc.portmap, buf.data, buf.len), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  port mapping: failed (NAT-PMP: no answer; UPnP: no IGD answered)\n"));
+	free(text);
+
+	/* off: no line at all, in the reply or in the output */
+	pm.state = PORTMAP_NONE;
+	buf.len = 0;
+	assert_int_equal(uapi_portmap(&pm, 1, &buf), 0);
+	assert_int_equal(buf.len, 0);
+	assert_int_equal(uapi_stats(&ifc.stats, &buf), 0);
+	assert_int_equal(show_parse_portmap(&ifc.portmap, buf.data, buf.len), 0);
+	text = capture_text(&ifc);
+	assert_null(strstr(text, "port mapping"));
+	free(text);
+	assert_int_equal(show_parse_portmap(&ifc.portmap, "portmap_lifetime=x\nerrno=0\n\n", 29),
+			 -EBADMSG);
+	uapi_buf_free(&buf);
+	show_interface_free(&ifc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +635,7 @@ int main(void)
 		cmocka_unit_test(bad_peer_lines),
 		cmocka_unit_test(stats_replies),
 		cmocka_unit_test(paths_text),
+		cmocka_unit_test(port_mapping),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }
