@@ -269,6 +269,23 @@ static bool is_direct(const struct wg_peer *p)
 	       realtime_ns() - p->last_handshake_real_ns < REJECT_AFTER_TIME * NS_PER_S;
 }
 
+/* Whether to ask R (again): never found; on the relay (a direct path may have opened); or
+ * packets wait for a session that the last known address does not give. An idle peer is
+ * left alone: the other side's question makes R introduce both anyway. */
+static bool wants_path(struct wg_peer *p)
+{
+	unsigned int waiting;
+
+	if (!endpoint_is_set(&p->endpoint.remote) || p->endpoint.kind == TRANSPORT_RELAY)
+		return true;
+	if (is_direct(p))
+		return false;
+	pthread_mutex_lock(&p->lock);
+	waiting = p->staged_count;
+	pthread_mutex_unlock(&p->lock);
+	return waiting > 0;
+}
+
 static void add_candidate(struct wg_peer *p, const union endpoint *ep, int family)
 {
 	struct dgram_addr c = { .remote = *ep, .kind = TRANSPORT_UDP };
@@ -457,8 +474,10 @@ static void client_tick(struct wg_device *dev, uint64_t now)
 		if (send_hello(dev, server)) {
 			dev->rdv.hello_next_ns = now + RDV_HELLO_INTERVAL_S * NS_PER_S;
 		} else {
-			/* no session with R yet: start one, and say HELLO once it is up */
-			if (!server->current)
+			/* no session with R yet: start one (unless one is under way; WireGuard's
+			 * timers retry it), and say HELLO once it is up */
+			if (!server->current &&
+			    now - server->initiation_ns >= REKEY_TIMEOUT * NS_PER_S)
 				wg_send_initiation(server, false);
 			dev->rdv.hello_next_ns = now + NS_PER_S;
 			return;
@@ -470,7 +489,7 @@ static void client_tick(struct wg_device *dev, uint64_t now)
 		if (p->rdv.punching) {
 			if (now >= p->rdv.punch_next_ns)
 				punch_step(p, now);
-		} else if (now >= p->rdv.query_next_ns && !is_direct(p) &&
+		} else if (now >= p->rdv.query_next_ns && wants_path(p) &&
 			   send_query(dev, server, p)) {
 			p->rdv.query_next_ns = now + RDV_RETRY_INTERVAL_S * NS_PER_S;
 		}
