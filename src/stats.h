@@ -46,6 +46,8 @@ enum drop_reason {
 	DROP_STAGED_OVERSIZED, /* larger than the slots of packets already waiting (the MTU grew) */
 	DROP_UDP_SEND_BLOCKED, /* the kernel refused the datagram with EPERM: a firewall rule */
 	DROP_UDP_SEND_UNREACHABLE, /* no route or interface to the peer (ENETUNREACH, ...) */
+	DROP_TOO_BIG,        /* larger than the tunnel's MTU (or the peer's path MTU) and not to be
+			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big" */
 	DROP_REASON_COUNT
 };
 

@@ -84,6 +84,8 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 		worker_drop(w, DROP_NO_ROUTE);
 		return 0;
 	}
+	if (worker_too_big(w, pkt, len, engine_mtu(w->engine)))
+		return 0;
 	if (!endpoint_is_set(&p->endpoint.remote)) {
 		worker_drop(w, DROP_NO_ENDPOINT);
 		return 0;
