@@ -34,6 +34,7 @@ struct show_peer {
 	uint64_t last_handshake_sec, last_handshake_nsec; /* Unix time; 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive; /* seconds; 0 = off */
+	uint32_t path_mtu; /* probed (myvpn's own path_mtu); 0 = not probed: the interface's */
 	struct ip_prefix *allowed_ips; /* owned; in the daemon's order */
 	size_t allowed_ip_count, allowed_ip_cap;
 };

@@ -108,6 +108,26 @@ int worker_send(struct worker *w, const void *data, size_t len, const struct dgr
 	return send_locked(w, &tx, 1) == 1 ? 0 : -EIO;
 }
 
+int worker_send_probe(struct worker *w, const void *data, size_t len, const struct dgram_addr *to)
+{
+	struct transport_tx tx = { .data = data, .len = len, .to = to };
+	struct transport *t;
+	int ret;
+
+	if (via_tcp(&tx))
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&w->send_lock);
+	t = w->transport;
+	ret = t->ops->set_dont_fragment ? t->ops->set_dont_fragment(t, true) : -EOPNOTSUPP;
+	if (!ret) {
+		ret = transport_send_batch(t, &tx, 1) == 1 ? 0 : -EIO;
+		if (t->ops->set_dont_fragment(t, false))
+			log_warn("cannot clear DF after a path MTU probe: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&w->send_lock);
+	return ret;
+}
+
 static bool is_ip(const uint8_t *pkt, size_t len)
 {
 	return len && (pkt[0] >> 4 == 4 || pkt[0] >> 4 == 6);

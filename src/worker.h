@@ -81,6 +81,9 @@ void worker_free(struct worker *w);
 /* Sends one datagram now, from any thread (handshakes, keepalives): 0 or -errno. Counted in
  * the worker's stats: their transmit counters are only written under send_lock. */
 int worker_send(struct worker *w, const void *data, size_t len, const struct dgram_addr *to);
+/* worker_send with DF set (a path MTU probe) on the worker's UDP socket; the socket's policy
+ * (DF clear) is back before any other datagram leaves. -EOPNOTSUPP over TCP. */
+int worker_send_probe(struct worker *w, const void *data, size_t len, const struct dgram_addr *to);
 /* Replaces the worker's transport (a new listen port); call with the worker outside any
  * batch (the tunnel's shared state held for writing). The old one is closed. 0 or -errno. */
 int worker_swap_transport(struct worker *w, struct transport *t);
