@@ -52,7 +52,7 @@ static const struct {
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
 	[DROP_UDP_SEND_BLOCKED] = { "udp_send_blocked", "a firewall rule refused the datagram (EPERM)" },
 	[DROP_UDP_SEND_UNREACHABLE] = { "udp_send_unreachable", "no route to the peer's address" },
-	[DROP_TOO_BIG] = { "too_big", "larger than the tunnel's or the peer's path MTU, with DF or IPv6: answered with ICMP" },
+	[DROP_TOO_BIG] = { "too_big", "larger than the tunnel's or the peer's path MTU, with DF or IPv6: answered with ICMP (or a path MTU probe larger than the local link)" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -47,7 +47,8 @@ enum drop_reason {
 	DROP_UDP_SEND_BLOCKED, /* the kernel refused the datagram with EPERM: a firewall rule */
 	DROP_UDP_SEND_UNREACHABLE, /* no route or interface to the peer (ENETUNREACH, ...) */
 	DROP_TOO_BIG,        /* larger than the tunnel's MTU (or the peer's path MTU) and not to be
-			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big" */
+			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big";
+			      * also a path MTU probe larger than the local link (EMSGSIZE) */
 	DROP_REASON_COUNT
 };
 

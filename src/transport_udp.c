@@ -275,11 +275,14 @@ static void count_sent(struct transport *t, int packets, size_t bytes)
 	stats_add(&t->stats->tx_bytes, bytes);
 }
 
-/* Why the kernel refused a datagram, as an operator would look for it: a firewall, routing, or
+/* Why the kernel refused a datagram, as an operator would look for it: a firewall, routing, a
+ * path MTU probe larger than the local link (DF set: the one datagram that can be too big), or
  * the rest (a full buffer, a bad address). */
 static enum drop_reason send_drop_reason(int err)
 {
 	switch (err) {
+	case EMSGSIZE:
+		return DROP_TOO_BIG;
 	case EPERM:
 		return DROP_UDP_SEND_BLOCKED;
 	case ENETUNREACH:
@@ -297,7 +300,8 @@ static enum drop_reason send_drop_reason(int err)
 static void count_failed(struct transport *t, const struct dgram_addr *to, int count, int err)
 {
 	stats_drop(t->stats, send_drop_reason(err), (uint64_t)count);
-	log_send_error(to, count, err);
+	if (err != EMSGSIZE) /* a probe's answer: the prober takes it as lost */
+		log_send_error(to, count, err);
 }
 
 /* How the kernel refuses a source we no longer have: an IPv6 address with EINVAL, an IPv4

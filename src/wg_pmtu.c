@@ -228,8 +228,10 @@ static void send_probe(struct wg_peer *p, uint64_t now)
 
 	memset(pkt, 0, p->pmtu.size);
 	put_header(pkt, PMTU_PROBE, (uint16_t)p->pmtu.size, p->pmtu.id);
-	wg_send_control(p, pkt, p->pmtu.size, true); /* a failure is a lost probe */
 	p->pmtu.deadline_ns = now + WG_PMTU_PROBE_TIMEOUT;
+	/* Refused here (larger than the local link, say): lost at once, no retries. */
+	if (!wg_send_control(p, pkt, p->pmtu.size, true))
+		p->pmtu.tries = WG_PMTU_TRIES - 1;
 }
 
 static void set_mtu(struct wg_peer *p, size_t mtu, const char *why)
