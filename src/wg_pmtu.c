@@ -95,6 +95,7 @@ size_t wg_pmtu_tag(struct worker *w, struct wg_peer *p, uint8_t *pkt, size_t len
 		return len; /* another worker tags this round */
 	memset(pkt + len, 0, at - len);
 	put_header(pkt + at, PMTU_TAG, 0, 0);
+	log_debug("peer %u: a %zu-byte packet carries our path MTU tag", p->id, len);
 	return at + WG_PMTU_TAG_LEN;
 }
 
