@@ -8,7 +8,7 @@
 # through, and no outer datagram of the tunnel, handshakes and keepalives included, carries DF,
 # but the path MTU probes. The probes find the path's MTU (1280 - 28 - 32 = 1220: 1216 on
 # 16-byte steps); then a ping too big for the path gets a "fragmentation needed" from myvpn,
-# and a 20 MB transfer crosses.
+# and a 20 MB transfer and an interactive session cross.
 #
 #   a 192.0.2.1 ── r1 ══ MTU 1280, ICMP dropped ══ r2 ── b 203.0.113.2
 #                     198.51.100.1    198.51.100.2
@@ -121,6 +121,11 @@ crossed=$(packets whole); frags=$(packets frags)
 [ "$crossed" -gt 100 ] || fail "only $crossed datagrams of the transfer crossed the narrow link: the test cannot tell"
 [ "$frags" = 0 ] || fail "$frags fragments crossed the narrow link during the transfer: it did not fit the path"
 log "both sides probed a path MTU of 1216; myvpn answered a too-big ping; 20 MB crossed in $crossed unfragmented datagrams"
+# An interactive session (an echo server, lines typed one by one) alongside.
+bg echo b socat TCP-LISTEN:2222,bind=10.41.0.2 EXEC:cat
+wait_until 5 at b ss -ltn "sport = :2222" | grep -q 2222 || true
+at a sh -c '(for i in 1 2 3 4 5; do echo "line $i"; sleep 0.1; done; sleep 0.3) | timeout 5 socat - TCP:10.41.0.2:2222' >"$TMP/echo.txt" || true
+[ "$(grep -c "^line [1-5]$" "$TMP/echo.txt")" = 5 ] || fail "the interactive session lost lines: $(cat "$TMP/echo.txt")"
 sleep 1.5 # a keepalive each way
 
 kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
