@@ -8,8 +8,10 @@
 
 ns_add client; ns_add home
 NETNS_ETC=/etc/netns/$(ns client)
+[ -d /etc/netns ] && NETNS_DIR_WAS=1 || NETNS_DIR_WAS=0
 mkdir -p "$NETNS_ETC"
-trap 'rm -rf "$NETNS_ETC"; cleanup' EXIT
+# ours only: the namespace's directory, and /etc/netns if this test made it (and it is empty)
+trap 'rm -rf "$NETNS_ETC"; [ "$NETNS_DIR_WAS" = 1 ] || rmdir /etc/netns 2>/dev/null; cleanup' EXIT
 printf '# the LAN resolver\nnameserver 192.0.2.53\noptions edns0\n' >"$NETNS_ETC/resolv.conf"
 cp "$NETNS_ETC/resolv.conf" "$TMP/resolv.before"
 veth client "$P-c" home "$P-h"
