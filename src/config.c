@@ -244,6 +244,15 @@ static int add_addresses(struct parser *p, char *value)
 	return parse_prefix_list(p, "Address", value, add_address);
 }
 
+static int add_dns(struct parser *p, char *value)
+{
+	char err[128];
+
+	if (dns_parse_list(&p->cfg.dns, value, err, sizeof(err)))
+		return fail(p, "%s", err);
+	return 0;
+}
+
 static int set_workers(struct parser *p, char *value)
 {
 	unsigned long n;
@@ -507,7 +516,7 @@ static const struct key_handler interface_keys[] = {
 	{ "MTU", set_mtu },
 	{ "Workers", set_workers },
 	{ "Metrics", set_metrics },
-	{ "DNS", ignore_value },
+	{ "DNS", add_dns },
 	{ "Table", set_table },
 	{ "Gateway", set_gateway },
 	{ "User", set_user },

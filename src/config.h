@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "dns.h"
 
 /*
  * The format is wg(8)'s, with wg-quick(8)'s extra [Interface] keys:
@@ -17,9 +18,9 @@
  *                 Table (only "off" matters: no full tunnel), User (a user name
  *                 to run as after set-up, myvpn's own), Rendezvous ("serve", or the
  *                 public key of the [Peer] that introduces us to peers behind NAT;
- *                 myvpn's own), PortMapping (yes or no,
- *                 myvpn's own); DNS, PreUp, PostUp,
- *                 PreDown, PostDown and SaveConfig (true/false) are accepted and ignored.
+ *                 myvpn's own), PortMapping (yes or no, myvpn's own), DNS (list of
+ *                 servers and search domains, as wg-quick's); PreUp, PostUp, PreDown,
+ *                 PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
  *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
  *
@@ -90,6 +91,7 @@ struct config {
 	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */
 	bool port_mapping;	   /* PortMapping = yes: ask the NAT router to forward our ports */
 	bool has_port_mapping;	   /* PortMapping given (yes or no): unset may mean a default */
+	struct dns_settings dns;   /* DNS: accumulates, as Address */
 	struct config_peer *peers; /* owned; in file order */
 	size_t peer_count;
 };

@@ -17,6 +17,7 @@
 #include "sandbox.h"
 #include "show.h"
 #include "engine.h"
+#include "dns.h"
 #include "gateway.h"
 #include "route_all.h"
 #include "harden.h"
@@ -71,6 +72,8 @@ struct tunnel {
 	size_t gateway_extra_count;
 	struct gateway gw;
 	struct route_all ra;
+	struct dns_settings dns_settings; /* --dns, else the file's DNS */
+	struct dns dns;
 	/* Least privilege once set up: --user or User (has_user), and the sandbox. */
 	bool has_user, sandbox;
 	struct privileges user;
@@ -235,7 +238,11 @@ static int open_exit(struct device *dev, const struct options *opts, struct tunn
 	if (!ret && t->route_all)
 		ret = route_all_open(&t->ra, dev->ifname, dev->ifindex, t->fwmark, !opts->allow_leaks,
 				     opts->allow_lan, err, sizeof(err));
+	/* the resolver changes once the tunnel (and its kill switch) can carry the queries */
+	if (!ret)
+		ret = dns_open(&t->dns, &t->dns_settings, dev->ifname, dev->ifindex, err, sizeof(err));
 	if (ret) {
+		route_all_close(&t->ra);
 		gateway_close(&t->gw);
 		fprintf(stderr, "myvpn: error: %s\n", err);
 		return ALREADY_REPORTED;
@@ -278,6 +285,7 @@ static int open_port_mapping(const struct device *dev, struct tunnel *t, struct 
 
 static void close_exit(struct tunnel *t)
 {
+	dns_close(&t->dns);
 	route_all_close(&t->ra);
 	gateway_close(&t->gw);
 }
@@ -582,6 +590,7 @@ static void plan_exit(const struct options *opts, struct tunnel *t)
 	snprintf(t->uplink, sizeof(t->uplink), "%s",
 		 opts->gateway_uplink ? opts->gateway_uplink : cfg->gateway_uplink);
 	t->route_all = opts->route_all || (opts->config_file && config_routes_all(cfg));
+	t->dns_settings = opts->dns.server_count || opts->dns.search_count ? opts->dns : cfg->dns;
 	if (t->route_all && !t->fwmark)
 		t->fwmark = ROUTE_ALL_DEFAULT_MARK;
 	for (size_t i = 0; i < cfg->peer_count; i++)
@@ -676,10 +685,11 @@ static int parse_or_exit(struct options *opts, int argc, char **argv, const char
 }
 
 /* `myvpn down IFNAME`: what a crashed daemon of IFNAME kept (its kill switch and routing
- * rules, or its gateway table, whose comment gives the forwarding values to put back). */
+ * rules, or its gateway table, whose comment gives the forwarding values to put back, and
+ * the resolv.conf it replaced). */
 static int down_main(int argc, char **argv)
 {
-	bool gw, ks;
+	bool gw, ks, dns;
 
 	if (argc != 2 || !options_ifname_valid(argv[1]) || strchr(argv[1], '%')) {
 		fprintf(stderr, "Usage: myvpn down IFNAME\n");
@@ -687,11 +697,14 @@ static int down_main(int argc, char **argv)
 	}
 	gw = !gateway_remove_stale(argv[1]);
 	ks = !route_all_remove_stale(argv[1]);
+	dns = !dns_remove_stale(argv[1]);
 	if (gw)
 		printf("removed the gateway table of %s and restored forwarding\n", argv[1]);
 	if (ks)
 		printf("removed the kill switch and routing rules of %s\n", argv[1]);
-	if (!gw && !ks)
+	if (dns)
+		printf("restored the resolv.conf that %s replaced\n", argv[1]);
+	if (!gw && !ks && !dns)
 		printf("nothing of %s was left behind\n", argv[1]);
 	return 0;
 }
@@ -701,7 +714,7 @@ int main(int argc, char **argv)
 	char err[512];
 	struct options opts;
 	struct device dev;
-	static struct tunnel tunnel = { .ready_fd = -1 };
+	static struct tunnel tunnel = { .ready_fd = -1, .dns = { .fd = -1 } };
 	const char *prog = basename(argv[0]);
 	int ret;
 

@@ -25,6 +25,7 @@ enum long_only_option {
 	OPT_ROUTE_ALL,
 	OPT_ALLOW_LEAKS,
 	OPT_ALLOW_LAN,
+	OPT_DNS,
 	OPT_TCP_PORT,
 	OPT_TRANSPORT,
 	OPT_USER,
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
 	{ "route-all", no_argument, NULL, OPT_ROUTE_ALL },
 	{ "allow-leaks", no_argument, NULL, OPT_ALLOW_LEAKS },
 	{ "allow-lan", no_argument, NULL, OPT_ALLOW_LAN },
+	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "tcp-port", required_argument, NULL, OPT_TCP_PORT },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "user", required_argument, NULL, OPT_USER },
@@ -230,6 +232,8 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 	case OPT_ALLOW_LAN:
 		o->allow_lan = true;
 		return 0;
+	case OPT_DNS:
+		return dns_parse_list(&o->dns, arg, err, errlen);
 	case OPT_TCP_PORT:
 		if (parse_int(arg, 0, 65535, &o->tcp_port))
 			return fail(err, errlen, "invalid --tcp-port '%s' (0-65535, 0 = no TCP listener)", arg);
@@ -332,7 +336,8 @@ static int interface_mode(struct options *o, const struct parse_state *st, int c
 			  char **words, char *err, size_t errlen)
 {
 	if (count > 1 || o->peer_host || o->config_file || o->private_key_file || o->peer_key ||
-	    o->tun_command || o->gateway || o->route_all || o->ifname[0] || o->address_count || o->mtu || st->have_port ||
+	    o->tun_command || o->gateway || o->route_all || o->dns.server_count ||
+	    o->dns.search_count || o->ifname[0] || o->address_count || o->mtu || st->have_port ||
 	    st->have_listen || st->have_mode || st->have_keepalive)
 		return fail(err, errlen, "unexpected argument '%s'", words[count > 1 ? 1 : 0]);
 	if (!options_ifname_valid(words[0]) || strchr(words[0], '%'))
@@ -396,6 +401,8 @@ void options_usage(FILE *out, const char *prog)
 		"      --route-all         client: all traffic through the tunnel, fail-closed\n"
 		"      --allow-leaks       with --route-all: no kill switch\n"
 		"      --allow-lan         with --route-all: the local networks stay reachable\n"
+		"      --dns ADDR[,...]    the resolver while the tunnel runs (servers, search\n"
+		"                          domains; repeatable); the old one comes back on exit\n"
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"

@@ -3,6 +3,7 @@
 #define MYVPN_OPTIONS_H
 
 #include "addr.h"
+#include "dns.h"
 #include "transport.h"
 
 #include <net/if.h>
@@ -58,6 +59,9 @@ struct options {
 	/* --route-all (clients and peers): every packet through the tunnel, fail-closed unless
 	 * --allow-leaks; --allow-lan lets the local networks through the kill switch. */
 	bool route_all, allow_leaks, allow_lan;
+	/* --dns ADDR|DOMAIN[,...] (repeatable): the resolver while the tunnel runs; replaces
+	 * the file's DNS. */
+	struct dns_settings dns;
 	/* --tcp-port PORT: TCP listener for clients behind UDP-blocking networks; -1 = the UDP
 	 * port's number, 0 = none. --transport: how this side reaches its peers. Both allowed
 	 * with -c, where they override TcpPort and Transport. */

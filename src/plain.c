@@ -44,6 +44,9 @@ static size_t plain_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **
 		worker_drop(w, DROP_NO_ENDPOINT);
 		return 0;
 	}
+	/* the peer drops payloads larger than its TUN's MTU: tell the sender instead */
+	if (worker_too_big(w, pkt, len, engine_mtu(w->engine)))
+		return 0;
 	*dgram = pkt - PLAIN_HEADER_LEN;
 	plain_write_header(*dgram, PLAIN_DATA);
 	*to = &st->endpoint;

@@ -110,12 +110,13 @@ static void refresh_locals(struct wg_device *dev)
 
 /* ---- sending control messages ---- */
 
+/* Sealed in place: room for the data header before, padding and the tag after. */
 static bool send_msg(struct wg_peer *to, const struct rdv_msg *m)
 {
-	uint8_t buf[RDV_MAX_MSG];
-	size_t len = rdv_encode(m, buf, sizeof(buf));
+	uint8_t buf[SLOT_HEADROOM + RDV_MAX_MSG + MESSAGE_PADDING_MULTIPLE + SLOT_TAILROOM];
+	size_t len = rdv_encode(m, buf + SLOT_HEADROOM, RDV_MAX_MSG);
 
-	return len && wg_send_control(to, buf, len);
+	return len && wg_send_control(to, buf + SLOT_HEADROOM, len, false);
 }
 
 static void put_locals(const struct wg_device *dev, struct rdv_msg *m)

@@ -191,6 +191,9 @@ static int parse_peer_line(struct show_peer *p, const char *key, const char *val
 	} else if (!strcmp(key, "persistent_keepalive_interval")) {
 		ret = parse_u64(value, UINT16_MAX, &v);
 		p->persistent_keepalive = (uint16_t)v;
+	} else if (!strcmp(key, "path_mtu")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		p->path_mtu = (uint32_t)v;
 	} else if (!strcmp(key, "allowed_ip")) {
 		ret = add_allowed_ip(p, value);
 	}
@@ -515,6 +518,25 @@ static void print_portmap(FILE *out, const struct show_portmap *pm)
 		fprintf(out, "), %s left\n", pm->lifetime ? buf : "0 seconds");
 }
 
+/* myvpn's own: below what wg prints, so that the part above stays wg's, line for line. */
+static void print_path_mtus(FILE *out, const struct show_interface *ifc)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1];
+	bool any = false;
+
+	for (size_t i = 0; i < ifc->peer_count; i++) {
+		const struct show_peer *p = &ifc->peers[i];
+
+		if (!p->path_mtu)
+			continue;
+		if (!any)
+			fputs("\npath mtu (probed):\n", out);
+		any = true;
+		wgcrypto_key_to_base64(b64, p->public_key);
+		fprintf(out, "  peer %s: %u\n", b64, p->path_mtu);
+	}
+}
+
 static void print_drops(FILE *out, const struct stats *st)
 {
 	bool any = false;
@@ -556,6 +578,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 		print_peer(out, order ? order[i] : &ifc->peers[i], now_sec);
 	}
 	free(order);
+	print_path_mtus(out, ifc);
 	if (ifc->has_stats) {
 		fputc('\n', out);
 		print_drops(out, &ifc->stats);
@@ -605,8 +628,9 @@ static void json_peer(FILE *out, const struct show_peer *p)
 	}
 	fprintf(out,
 		"],\n        \"latest_handshake\": %" PRIu64 ",\n        \"rx_bytes\": %" PRIu64
-		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u",
-		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive);
+		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u"
+		",\n        \"path_mtu\": %u",
+		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive, p->path_mtu);
 	if (p->path[0]) {
 		fputs(",\n        \"path\": ", out);
 		json_string(out, p->path);

@@ -37,6 +37,7 @@ struct show_peer {
 	/* paths=1 (a daemon with a rendezvous): how the peer is reached; path[0] 0 = unknown */
 	char path[8];
 	uint64_t relay_tx_bytes, relay_rx_bytes, relayed_bytes;
+	uint32_t path_mtu; /* probed (myvpn's own path_mtu); 0 = not probed: the interface's */
 	struct ip_prefix *allowed_ips; /* owned; in the daemon's order */
 	size_t allowed_ip_count, allowed_ip_cap;
 };

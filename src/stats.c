@@ -58,6 +58,7 @@ static const struct {
 	[DROP_RDV_INVALID] = { "rdv_invalid", "rendezvous: malformed control message, or not for our role" },
 	[DROP_RELAY_DENIED] = { "relay_denied", "rendezvous: relay envelope refused (not peers, not introduced, not accepted)" },
 	[DROP_RELAY_RATELIMITED] = { "relay_ratelimited", "rendezvous: over the relay's rate limit" },
+	[DROP_TOO_BIG] = { "too_big", "larger than the tunnel's or the peer's path MTU, with DF or IPv6: answered with ICMP (or a path MTU probe larger than the local link)" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -50,6 +50,9 @@ enum drop_reason {
 	DROP_RDV_INVALID,     /* rendezvous: a malformed control message, or one not for our role */
 	DROP_RELAY_DENIED,    /* rendezvous: a relay envelope we may not forward or accept */
 	DROP_RELAY_RATELIMITED, /* rendezvous: over the relay's per-peer or total budget */
+	DROP_TOO_BIG,        /* larger than the tunnel's MTU (or the peer's path MTU) and not to be
+			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big";
+			      * also a path MTU probe larger than the local link (EMSGSIZE) */
 	DROP_REASON_COUNT
 };
 

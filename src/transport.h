@@ -92,6 +92,9 @@ struct transport_ops {
 	int (*send_batch)(struct transport *t, const struct transport_tx *tx, int count);
 	/* SO_MARK for policy routing (0 clears): 0 or -errno. */
 	int (*set_mark)(struct transport *t, uint32_t mark);
+	/* Path MTU probes: DF on the datagrams sent until it is turned off again (the socket's
+	 * policy is DF clear). NULL where the transport has no such notion (TCP). 0 or -errno. */
+	int (*set_dont_fragment)(struct transport *t, bool on);
 	void (*close)(struct transport *t);
 };
 

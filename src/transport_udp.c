@@ -275,11 +275,14 @@ static void count_sent(struct transport *t, int packets, size_t bytes)
 	stats_add(&t->stats->tx_bytes, bytes);
 }
 
-/* Why the kernel refused a datagram, as an operator would look for it: a firewall, routing, or
+/* Why the kernel refused a datagram, as an operator would look for it: a firewall, routing, a
+ * path MTU probe larger than the local link (DF set: the one datagram that can be too big), or
  * the rest (a full buffer, a bad address). */
 static enum drop_reason send_drop_reason(int err)
 {
 	switch (err) {
+	case EMSGSIZE:
+		return DROP_TOO_BIG;
 	case EPERM:
 		return DROP_UDP_SEND_BLOCKED;
 	case ENETUNREACH:
@@ -297,7 +300,8 @@ static enum drop_reason send_drop_reason(int err)
 static void count_failed(struct transport *t, const struct dgram_addr *to, int count, int err)
 {
 	stats_drop(t->stats, send_drop_reason(err), (uint64_t)count);
-	log_send_error(to, count, err);
+	if (err != EMSGSIZE) /* a probe's answer: the prober takes it as lost */
+		log_send_error(to, count, err);
 }
 
 /* How the kernel refuses a source we no longer have: an IPv6 address with EINVAL, an IPv4
@@ -494,6 +498,20 @@ static int udp_set_mark(struct transport *t, uint32_t mark)
 	return setsockopt(t->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
 }
 
+/* IP_PMTUDISC_PROBE sets DF but ignores the kernel's path MTU cache: a probe is sent at its
+ * size even when an ICMP lowered the cache, and only the path decides whether it arrives. */
+static int udp_set_dont_fragment(struct transport *t, bool on)
+{
+	int v4 = on ? IP_PMTUDISC_PROBE : IP_PMTUDISC_DONT, v6 = on ? IPV6_PMTUDISC_PROBE : IPV6_PMTUDISC_DONT;
+
+	if (setsockopt(t->fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4)) < 0)
+		return -errno;
+	if (t->family == AF_INET6 &&
+	    setsockopt(t->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6)) < 0)
+		return -errno;
+	return 0;
+}
+
 static void udp_close(struct transport *t)
 {
 	close(t->fd);
@@ -504,6 +522,7 @@ static const struct transport_ops udp_ops = {
 	.recv_batch = udp_recv_batch,
 	.send_batch = udp_send_batch,
 	.set_mark = udp_set_mark,
+	.set_dont_fragment = udp_set_dont_fragment,
 	.close = udp_close,
 };
 
@@ -550,8 +569,8 @@ struct sockopt {
  * with DF clear and lets the stack fragment): without it the kernel's default sets DF on a
  * datagram that fits the known path MTU but not on a UDP_SEGMENT batch (the batch is larger
  * than the MTU when DF is decided), so behind a path that drops ICMP a lone full-sized packet
- * vanished while bulk traffic got through fragmented. A path-MTU prober is to set DF on its
- * own probes only (IP_PMTUDISC_PROBE around the send: each worker owns its socket). The IPv4
+ * vanished while bulk traffic got through fragmented. Path-MTU probes alone carry DF
+ * (set_dont_fragment around their send, under the worker's send lock: wg_pmtu.c). The IPv4
  * option also governs IPv4 on a dual-stack socket. */
 static const struct sockopt required_options[] = {
 	{ AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY" },

@@ -137,6 +137,9 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 			       (unsigned long long)__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED));
 	ret |= uapi_buf_printf(out, "persistent_keepalive_interval=%u\n",
 			       p->timers.persistent_keepalive_interval);
+	/* myvpn's own (wg skips keys it does not know): the probed path's inner MTU */
+	if (__atomic_load_n(&p->pmtu.mtu, __ATOMIC_RELAXED))
+		ret |= uapi_buf_printf(out, "path_mtu=%zu\n", __atomic_load_n(&p->pmtu.mtu, __ATOMIC_RELAXED));
 	if (ret)
 		return -ENOMEM;
 	return allowedips_walk_by_owner_in_order(&p->dev->allowedips, p, put_allowed_ip, out);

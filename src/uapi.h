@@ -15,12 +15,16 @@
  * The protocol, one request per exchange on a stream:
  *
  *   get=1\n\n                  ->  private_key=<hex>\n listen_port=N\n [fwmark=N\n]
- *                                  { public_key=<hex>\n preshared_key=... allowed_ip=... }*
+ *                                  { public_key=<hex>\n preshared_key=... allowed_ip=...
+ *                                    [path_mtu=N\n] }*
  *                                  errno=0\n\n
  *   set=1\n key=value\n ... \n  ->  errno=0\n\n  or  errno=-N\n\n
  *   stats=1\n\n                ->  rx_packets=N\n tx_packets=N\n rx_bytes=N\n tx_bytes=N\n
  *                                  keepalives_sent=N\n keepalives_received=N\n
  *                                  endpoint_changes=N\n { drop_<reason>=N\n }*  errno=0\n\n
+ *
+ * path_mtu (the inner MTU that path MTU probing found toward the peer) is myvpn's own key:
+ * wg skips keys it does not know.
  *
  * stats=1 is myvpn's own extension (`myvpn show`): the worker's counters, one drop_ line per
  * reason, named by stats_drop_reason_name(). `wg` never sends it. With port mapping on, the

@@ -50,6 +50,33 @@ enum wg_request {
 	WG_REQ_INITIATE = 1 << 0, /* traffic wants a session */
 	WG_REQ_PROMOTE = 1 << 1,  /* data arrived under the next session: it is confirmed */
 	WG_REQ_ROAM = 1 << 2,     /* authenticated data came from a new address */
+	WG_REQ_PMTU = 1 << 3,     /* path MTU: a probe to answer, an answer, a peer that probes */
+};
+
+/* Path MTU probing toward one peer (wg_pmtu.c). */
+enum { WG_PMTU_TAG_LEN = 16 }; /* every probe message, and the tag, is this long at least */
+enum wg_pmtu_state {
+	WG_PMTU_IDLE,   /* the peer has not shown it answers probes: the TUN's MTU */
+	WG_PMTU_SEARCH, /* probes of sizes between lo (carried) and hi */
+	WG_PMTU_DONE,   /* mtu found; confirmed now and then, raised later */
+};
+
+struct wg_pmtu {
+	size_t mtu;          /* atomic: the inner MTU the path carries; 0 = not probed */
+	uint64_t capable_ns; /* atomic: when the peer last showed it answers probes */
+	uint64_t tagged_ns;  /* atomic: when we last told the peer we answer them */
+	/* Control thread. */
+	enum wg_pmtu_state state;
+	size_t lo, hi, size; /* size: the probe in flight */
+	uint32_t id;
+	unsigned int tries;
+	bool confirming; /* DONE: a probe of the size in use is in flight */
+	uint64_t deadline_ns, raise_ns;
+	/* Under peer->lock: what workers received. */
+	uint32_t acked_id;
+	bool ack_due;
+	uint32_t ack_id;
+	uint16_t ack_size;
 };
 
 struct wg_peer;
@@ -120,6 +147,7 @@ struct wg_peer {
 	/* Atomic. */
 	uint64_t rx_bytes, tx_bytes;
 	struct rdv_peer rdv; /* rendezvous.h: how a peer behind NAT is found and relayed */
+	struct wg_pmtu pmtu;
 };
 
 /* A handshake message waiting for the control thread. */
@@ -161,6 +189,7 @@ struct wg_device {
 	 * back to UDP when the engine has no TCP transport. */
 	enum transport_mode transport;
 	struct rdv_device rdv; /* rendezvous.h */
+	uint8_t *probe_buf; /* control thread: path MTU probes are sealed here (SLOT_SIZE) */
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -234,9 +263,9 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 /* Control thread. */
 void wg_send_keepalive(struct wg_peer *peer);
 void wg_send_staged(struct wg_peer *peer);
-/* Seals a myvpn control message (rendezvous.h; not an IP packet) under the current session:
- * false when there is none yet or it cannot be sent. Not data for the timers. */
-bool wg_send_control(struct wg_peer *peer, const void *msg, size_t len);
+/* Seals len bytes of plaintext at pkt (SLOT_HEADROOM before, room to pad after) under the
+ * current session and sends it, with DF when probe. Not data for the timers. */
+bool wg_send_control(struct wg_peer *peer, uint8_t *pkt, size_t len, bool probe);
 
 /* wg_receive.c */
 size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram_addr *from,
@@ -254,6 +283,30 @@ void wg_serve_handshakes(struct wg_device *dev);
 /* Write lock taken inside: the peer's endpoint becomes ep (counted, logged). The one place a
  * running peer's endpoint changes. */
 void wg_peer_move(struct wg_peer *p, const struct dgram_addr *ep);
+
+/* wg_pmtu.c: path MTU probing between two myvpn peers (see the file for the wire format). */
+/* Workers: the inner MTU toward the peer, the probed path's when it is below the TUN's. */
+static inline size_t wg_peer_mtu(const struct wg_peer *p, size_t tun_mtu)
+{
+	size_t m = __atomic_load_n(&p->pmtu.mtu, __ATOMIC_RELAXED);
+
+	return m && m < tun_mtu ? m : tun_mtu;
+}
+/* Worker, sending pkt (len bytes, room after it): now and then a tag in the padding tells the
+ * peer we answer probes. Returns the plaintext's new length (len when untagged). */
+size_t wg_pmtu_tag(struct worker *w, struct wg_peer *p, uint8_t *pkt, size_t len, size_t mtu);
+/* Worker, receiving: plaintext that is not an IP packet is a probe message when this returns
+ * true (handled: nothing goes to the TUN). */
+bool wg_pmtu_message(struct worker *w, struct wg_peer *p, const uint8_t *plain, size_t len);
+/* Worker, receiving an IP packet of ip_len bytes in len bytes of plaintext: notes a tag. */
+void wg_pmtu_note_tag(struct worker *w, struct wg_peer *p, const uint8_t *plain, size_t len,
+		      size_t ip_len);
+/* Workers: a TCP SYN's MSS option is lowered to what fits mtu (checksum kept valid). */
+void wg_pmtu_clamp_mss(uint8_t *pkt, size_t len, size_t mtu);
+/* Control thread: timers and requests. */
+void wg_pmtu_tick(struct wg_peer *p, uint64_t now);
+uint64_t wg_pmtu_deadline(const struct wg_peer *p);
+void wg_pmtu_serve(struct wg_peer *p);
 
 /* wg_transport.c (control thread): UDP or TCP, per peer. */
 /* Where the next initiation goes: the endpoint, or UDP when a probe is due; on a retry over

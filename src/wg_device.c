@@ -77,6 +77,8 @@ void wg_device_free(struct wg_device *dev)
 		wgcrypto_wipe(dev->queue, WG_HANDSHAKE_QUEUE_LEN * sizeof(*dev->queue));
 	free(dev->queue);
 	dev->queue = NULL;
+	free(dev->probe_buf); /* ciphertext and zeros: nothing to wipe */
+	dev->probe_buf = NULL;
 	noise_static_identity_clear(&dev->identity);
 	noise_cookie_checker_clear(&dev->cookie_checker);
 	wgcrypto_wipe(dev->hash_secret, sizeof(dev->hash_secret));

@@ -454,6 +454,8 @@ static void serve(struct wg_peer *p, unsigned int requests)
 		promote(p);
 	if (requests & WG_REQ_INITIATE)
 		wg_send_initiation(p, false);
+	if (requests & WG_REQ_PMTU)
+		wg_pmtu_serve(p);
 }
 
 void wg_serve_requests(struct wg_device *dev)

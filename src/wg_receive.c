@@ -68,12 +68,14 @@ static size_t inner_packet(struct worker *w, struct wg_peer *p, uint8_t *plain, 
 			   uint8_t **ip)
 {
 	enum drop_reason why;
-	size_t ip_len;
+	size_t ip_len, mtu;
 
 	if (!len) {
 		stats_add(&w->stats.keepalives_received, 1);
 		return 0;
 	}
+	if (wg_pmtu_message(w, p, plain, len))
+		return 0;
 	/* Before the source check: a control message is no IP packet (rendezvous.h). */
 	if (p->dev->rdv.mode != RDV_OFF && rdv_is_control(plain, len)) {
 		rdv_worker_control(w, p, plain, len);
@@ -88,6 +90,11 @@ static size_t inner_packet(struct worker *w, struct wg_peer *p, uint8_t *plain, 
 		worker_drop(w, DROP_SOURCE_NOT_ALLOWED);
 		return 0;
 	}
+	if (len - ip_len >= WG_PMTU_TAG_LEN)
+		wg_pmtu_note_tag(w, p, plain, len, ip_len);
+	mtu = wg_peer_mtu(p, engine_mtu(w->engine));
+	if (mtu < engine_mtu(w->engine)) /* the path is narrower than the TUN: so are its SYNs */
+		wg_pmtu_clamp_mss(plain, ip_len, mtu);
 	*ip = plain;
 	return ip_len;
 }

@@ -78,12 +78,15 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 	struct wg_session *s;
 	uint64_t counter;
 	bool want;
-	size_t msg_len;
+	size_t msg_len, mtu;
 
 	if (!p) {
 		worker_drop(w, DROP_NO_ROUTE);
 		return 0;
 	}
+	mtu = wg_peer_mtu(p, engine_mtu(w->engine));
+	if (worker_too_big(w, pkt, len, mtu))
+		return 0;
 	if (!endpoint_is_set(&p->endpoint.remote)) {
 		worker_drop(w, DROP_NO_ENDPOINT);
 		return 0;
@@ -93,7 +96,10 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 		stage(w, p, pkt, len);
 		return 0;
 	}
-	msg_len = seal(s, w->id, counter, engine_mtu(w->engine), pkt, len, dgram);
+	if (mtu < engine_mtu(w->engine))
+		wg_pmtu_clamp_mss(pkt, len, mtu);
+	len = wg_pmtu_tag(w, p, pkt, len, mtu);
+	msg_len = seal(s, w->id, counter, mtu, pkt, len, dgram);
 	if (!msg_len) {
 		worker_drop(w, DROP_CRYPTO);
 		return 0;
@@ -142,6 +148,38 @@ static bool send_sealed(struct wg_peer *p, struct wg_session *s, uint8_t *pkt, s
 	return true;
 }
 
+bool wg_send_control(struct wg_peer *p, uint8_t *pkt, size_t len, bool probe)
+{
+	struct wg_device *dev = p->dev;
+	struct wg_session *s = p->current;
+	uint64_t now = wg_now(dev), counter;
+	uint8_t *msg;
+	size_t msg_len;
+	int ret;
+
+	if (!s || !endpoint_is_set(&p->endpoint.remote))
+		return false;
+	counter = __atomic_fetch_add(&s->send_counter, 1, __ATOMIC_RELAXED);
+	if (timers_keypair_expired(s->kp.birth_ns, counter, now))
+		return false;
+	msg_len = seal(s, control_slot(dev), counter, engine_mtu(dev->engine), pkt, len, &msg);
+	if (!msg_len)
+		return false;
+	ret = probe ? worker_send_probe(engine_sender(dev->engine), msg, msg_len, &p->endpoint)
+		    : worker_send(engine_sender(dev->engine), msg, msg_len, &p->endpoint);
+	if (ret)
+		return false;
+	__atomic_fetch_add(&p->tx_bytes, msg_len, __ATOMIC_RELAXED);
+	if (p->endpoint.kind == TRANSPORT_RELAY)
+		__atomic_fetch_add(&p->rdv.relay_tx_bytes, msg_len, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&p->lock);
+	timers_any_authenticated_packet_sent(&p->timers, now);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	wg_timers_changed(p);
+	pthread_mutex_unlock(&p->lock);
+	return true;
+}
+
 /* peer->lock held. */
 static void keepalive_locked(struct wg_peer *p)
 {
@@ -185,21 +223,4 @@ void wg_send_staged(struct wg_peer *p)
 		p->staged_first = 0;
 	wg_timers_changed(p);
 	pthread_mutex_unlock(&p->lock);
-}
-
-bool wg_send_control(struct wg_peer *p, const void *msg, size_t len)
-{
-	/* room for the header before, padding and the tag after */
-	uint8_t buf[SLOT_HEADROOM + RDV_MAX_MSG + MESSAGE_PADDING_MULTIPLE + SLOT_TAILROOM];
-	bool sent = false;
-
-	if (len > RDV_MAX_MSG)
-		return false;
-	memcpy(buf + SLOT_HEADROOM, msg, len);
-	pthread_mutex_lock(&p->lock);
-	if (p->current && endpoint_is_set(&p->endpoint.remote))
-		sent = send_sealed(p, p->current, buf + SLOT_HEADROOM, len, false);
-	wg_timers_changed(p);
-	pthread_mutex_unlock(&p->lock);
-	return sent;
 }

@@ -98,6 +98,7 @@ static void on_timer(struct loop_timer *timer)
 		if (actions)
 			act(p, actions);
 		wg_transport_tick(p, now);
+		wg_pmtu_tick(p, now);
 	}
 	/* Deadlines the actions just set, and any a worker set meanwhile, are folded in here. */
 	__atomic_store_n(&dev->worker_deadline_ns, 0, __ATOMIC_RELAXED);
@@ -110,6 +111,9 @@ static void on_timer(struct loop_timer *timer)
 		if (d && (!earliest || d < earliest))
 			earliest = d;
 		d = wg_transport_deadline(p);
+		if (d && (!earliest || d < earliest))
+			earliest = d;
+		d = wg_pmtu_deadline(p);
 		if (d && (!earliest || d < earliest))
 			earliest = d;
 	}

@@ -4,6 +4,7 @@
  * waiting to fill a batch would add latency. No allocation per packet. */
 #include "worker.h"
 #include "engine.h"
+#include "icmp.h"
 #include "log.h"
 #include "rendezvous.h"
 
@@ -22,6 +23,44 @@ void worker_drop(struct worker *w, enum drop_reason why)
 {
 	stats_drop(&w->stats, why, 1);
 	log_ratelimited(LOGL_DEBUG, w->loop.now_ns, "dropped packet: %s", stats_drop_reason_name(why));
+}
+
+_Static_assert((int)SLOT_HEADROOM >= (int)ICMP_TOO_BIG_HEADROOM, "an ICMP answer is built in the headroom");
+
+enum {
+	ICMP_INTERVAL_NS = 10 * 1000 * 1000, /* 100 answers a second per worker... */
+	ICMP_BURST = 20,                     /* ...after a burst of 20 */
+};
+
+/* Token bucket kept as time credit: each answer costs one interval. */
+static bool icmp_allowed(struct worker *w)
+{
+	uint64_t now = w->loop.now_ns, max = (uint64_t)ICMP_BURST * ICMP_INTERVAL_NS;
+
+	w->icmp_credit_ns += now - w->icmp_last_ns;
+	w->icmp_last_ns = now;
+	if (w->icmp_credit_ns > max)
+		w->icmp_credit_ns = max;
+	if (w->icmp_credit_ns < ICMP_INTERVAL_NS)
+		return false;
+	w->icmp_credit_ns -= ICMP_INTERVAL_NS;
+	return true;
+}
+
+bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu)
+{
+	uint8_t *reply;
+	size_t reply_len;
+
+	if (!icmp_too_big(pkt, len, mtu))
+		return false;
+	worker_drop(w, DROP_TOO_BIG);
+	if (!icmp_allowed(w))
+		return true;
+	reply_len = icmp_build_too_big(pkt, len, mtu, &reply);
+	if (reply_len)
+		tun_write_batch(&w->tun, &reply, &reply_len, 1);
+	return true;
 }
 
 uint64_t worker_jitter(struct worker *w)
@@ -67,6 +106,28 @@ int worker_send(struct worker *w, const void *data, size_t len, const struct dgr
 	struct transport_tx tx = { .data = data, .len = len, .to = to };
 
 	return send_locked(w, &tx, 1) == 1 ? 0 : -EIO;
+}
+
+int worker_send_probe(struct worker *w, const void *data, size_t len, const struct dgram_addr *to)
+{
+	struct transport_tx tx = { .data = data, .len = len, .to = to };
+	struct transport *t;
+	int ret;
+
+	/* UDP only: a TCP stream does not carry DF, nor does the relay, whose envelope would
+	 * make the probe 12 bytes larger than it says */
+	if (to->kind != TRANSPORT_UDP)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&w->send_lock);
+	t = w->transport;
+	ret = t->ops->set_dont_fragment ? t->ops->set_dont_fragment(t, true) : -EOPNOTSUPP;
+	if (!ret) {
+		ret = transport_send_batch(t, &tx, 1) == 1 ? 0 : -EIO;
+		if (t->ops->set_dont_fragment(t, false))
+			log_warn("cannot clear DF after a path MTU probe: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&w->send_lock);
+	return ret;
 }
 
 static bool is_ip(const uint8_t *pkt, size_t len)

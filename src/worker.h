@@ -20,7 +20,7 @@
 enum {
 	WORKER_BATCH = TRANSPORT_MAX_BATCH,
 	SLOT_SIZE = 66048,  /* any IP packet (or 64 KB GSO read) fits, with head- and tailroom */
-	SLOT_HEADROOM = 64, /* room to prepend a header without moving the packet */
+	SLOT_HEADROOM = 64, /* room to prepend a header (or an ICMP answer) without moving the packet */
 	SLOT_TAILROOM = 64, /* room for padding and an authentication tag */
 	SLOT_MAX_PACKET = SLOT_SIZE - SLOT_HEADROOM - SLOT_TAILROOM,
 };
@@ -58,6 +58,7 @@ struct worker {
 	pthread_mutex_t send_lock; /* the control thread sends on this worker's transport too */
 	struct loop_source tun_source, udp_source, stop_source, tcp_source;
 	uint64_t prng; /* timer jitter only; never for anything secret */
+	uint64_t icmp_credit_ns, icmp_last_ns; /* the token bucket of "too big" answers */
 	/* TUN -> peer */
 	uint8_t *tx_slots;
 	uint8_t *tx_pkts[WORKER_BATCH];
@@ -80,6 +81,9 @@ void worker_free(struct worker *w);
 /* Sends one datagram now, from any thread (handshakes, keepalives): 0 or -errno. Counted in
  * the worker's stats: their transmit counters are only written under send_lock. */
 int worker_send(struct worker *w, const void *data, size_t len, const struct dgram_addr *to);
+/* worker_send with DF set (a path MTU probe) on the worker's UDP socket; the socket's policy
+ * (DF clear) is back before any other datagram leaves. -EOPNOTSUPP over TCP or the relay. */
+int worker_send_probe(struct worker *w, const void *data, size_t len, const struct dgram_addr *to);
 /* Replaces the worker's transport (a new listen port); call with the worker outside any
  * batch (the tunnel's shared state held for writing). The old one is closed. 0 or -errno. */
 int worker_swap_transport(struct worker *w, struct transport *t);
@@ -87,6 +91,13 @@ int worker_swap_transport(struct worker *w, struct transport *t);
 int worker_add_tcp(struct worker *w, struct transport *tcp);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
+/* A packet read from the TUN that is larger than mtu and may not be fragmented (IPv6, or IPv4
+ * with DF) is dropped (DROP_TOO_BIG) and answered through the TUN with an ICMP "fragmentation
+ * needed" / ICMPv6 "packet too big" advertising mtu, rate limited. Returns true when the packet
+ * was dropped so; pkt needs ICMP_TOO_BIG_HEADROOM bytes before it and is overwritten. Packets
+ * read from the TUN are already split: a GSO super-packet is judged by its segments, whose size
+ * is gso_size plus headers, never by its total length. */
+bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu);
 /* xorshift64: spread for timer jitter, not secrecy. */
 uint64_t worker_jitter(struct worker *w);
 

@@ -126,6 +126,22 @@ static void full_config_parses(void **state)
 	key_equals(cfg.private_key, 0);
 }
 
+/* DNS = accumulates servers and search domains, as Address does; a bad item is the line's. */
+static void dns_key(void **state)
+{
+	struct config cfg;
+	struct config_error err;
+
+	assert_int_equal(parse_str(&cfg, "[Interface]\nDNS = 10.0.0.1, fd00::53\nDNS = corp.example\n", &err), 0);
+	assert_int_equal(cfg.dns.server_count, 2);
+	assert_int_equal(cfg.dns.search_count, 1);
+	assert_string_equal(cfg.dns.search[0], "corp.example");
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\n\nDNS = 10.0.0.1 *bad\n", &err), -EINVAL);
+	assert_int_equal(err.line, 3);
+	assert_non_null(strstr(err.message, "'*bad'"));
+}
+
 static void empty_and_defaults(void **state)
 {
 	struct config cfg, zero;
@@ -481,6 +497,7 @@ int main(void)
 		cmocka_unit_test(bad_inputs),
 		cmocka_unit_test(port_mapping_key),
 		cmocka_unit_test(too_many_addresses),
+		cmocka_unit_test(dns_key),
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(secrets_not_echoed),
 		cmocka_unit_test(read_file),

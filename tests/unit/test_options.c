@@ -264,6 +264,32 @@ static void exit_options(void **state)
 	assert_int_equal(parse(&o, false, err, "--gateway|wg0"), -EINVAL);
 }
 
+/* --dns: servers and search domains, repeatable and as lists; the resolv.conf they make. */
+static void dns_option(void **state)
+{
+	struct options o;
+	char err[256], text[512];
+	int len;
+
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--dns|10.0.0.1, fd00::1|--dns|example.org"), 0);
+	assert_int_equal(o.dns.server_count, 2);
+	assert_int_equal(o.dns.servers[1].family, AF_INET6);
+	assert_int_equal(o.dns.search_count, 1);
+	len = dns_resolv_conf(text, sizeof(text), &o.dns, "wg0");
+	assert_int_equal(len, (int)strlen(text));
+	assert_string_equal(strchr(text, '\n') + 1,
+			    "nameserver 10.0.0.1\nnameserver fd00::1\nsearch example.org\n");
+	assert_int_equal(strncmp(text, "# myvpn wg0:", 12), 0);
+	assert_int_equal(dns_resolv_conf(text, 40, &o.dns, "wg0"), -ENOSPC);
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--dns|10.0.0.1,bad/name"), -EINVAL);
+	assert_non_null(strstr(err, "'bad/name'"));
+	assert_int_equal(parse(&o, true, err,
+			       "-a|192.0.2.1|--dns|10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,10.0.0.9"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "too many DNS servers"));
+	assert_int_equal(parse(&o, false, err, "--dns|10.0.0.1|wg0"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +303,7 @@ int main(void)
 		cmocka_unit_test(privilege_options),
 		cmocka_unit_test(allow_core_dumps_option),
 		cmocka_unit_test(ifname_rules),
+		cmocka_unit_test(dns_option),
 		cmocka_unit_test(exit_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,7 +126,7 @@ static char *get_reply(void)
 			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
 			     "endpoint=192.0.2.2:51820\nlast_handshake_time_sec=%llu\n"
 			     "last_handshake_time_nsec=5\ntx_bytes=1536\nrx_bytes=52428800\n"
-			     "persistent_keepalive_interval=25\nallowed_ip=10.10.0.2/32\n"
+			     "persistent_keepalive_interval=25\npath_mtu=1216\nallowed_ip=10.10.0.2/32\n"
 			     "allowed_ip=fd10::2/128\n"
 			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
 			     "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\n"
@@ -219,6 +219,8 @@ static void parse_get(void **state)
 	assert_int_equal(ifc.peers[0].rx_bytes, 52428800);
 	assert_int_equal(ifc.peers[0].tx_bytes, 1536);
 	assert_int_equal(ifc.peers[0].persistent_keepalive, 25);
+	assert_int_equal(ifc.peers[0].path_mtu, 1216);
+	assert_int_equal(ifc.peers[1].path_mtu, 0);
 	assert_int_equal(ifc.peers[0].allowed_ip_count, 2);
 	assert_int_equal(ifc.peers[0].allowed_ips[1].family, AF_INET6);
 	assert_int_equal(ifc.peers[0].allowed_ips[1].cidr, 128);
@@ -286,11 +288,14 @@ static void text_like_wg(void **state)
 			     "peer: %s\n"
 			     "  allowed ips: (none)\n"
 			     "\n"
+			     "path mtu (probed):\n"
+			     "  peer %s: 1216\n"
+			     "\n"
 			     "drops:\n"
 			     "  short: 4\n"
 			     "  bad_header: 1\n"
 			     "  decrypt: 7\n",
-			     pub_b64, peer_b64[2], peer_b64[0], peer_b64[1]) > 0);
+			     pub_b64, peer_b64[2], peer_b64[0], peer_b64[1], peer_b64[0]) > 0);
 	assert_string_equal(text, expected);
 	free(text);
 	free(expected);
@@ -299,12 +304,13 @@ static void text_like_wg(void **state)
 	memset(ifc.stats.drops, 0, sizeof(ifc.stats.drops));
 	text = capture_text(&ifc);
 	assert_non_null(strstr(text, "persistent keepalive: every 25 seconds\n\npeer: "));
-	assert_true(ends_with(text, "allowed ips: (none)\n\ndrops: none\n"));
+	assert_true(ends_with(text, ": 1216\n\ndrops: none\n"));
 	free(text);
 	ifc.has_stats = false;
 	text = capture_text(&ifc);
 	assert_null(strstr(text, "drops"));
-	assert_true(ends_with(text, "  allowed ips: (none)\n"));
+	assert_non_null(strstr(text, "(none)\n\npath mtu (probed):\n  peer "));
+	assert_true(ends_with(text, ": 1216\n"));
 	free(text);
 	show_interface_free(&ifc);
 }
@@ -364,7 +370,8 @@ static void json_output(void **state)
 			     "        \"latest_handshake\": %llu,\n"
 			     "        \"rx_bytes\": 52428800,\n"
 			     "        \"tx_bytes\": 1536,\n"
-			     "        \"persistent_keepalive\": 25\n"
+			     "        \"persistent_keepalive\": 25,\n"
+			     "        \"path_mtu\": 1216\n"
 			     "      },\n"
 			     "      {\n"
 			     "        \"public_key\": \"%s\",\n"
@@ -374,7 +381,8 @@ static void json_output(void **state)
 			     "        \"latest_handshake\": 0,\n"
 			     "        \"rx_bytes\": 0,\n"
 			     "        \"tx_bytes\": 0,\n"
-			     "        \"persistent_keepalive\": 0\n"
+			     "        \"persistent_keepalive\": 0,\n"
+			     "        \"path_mtu\": 0\n"
 			     "      },\n",
 			     pub_b64, peer_b64[0], NOW - 65, peer_b64[1]) > 0);
 	assert_memory_equal(text, expected, strlen(expected));
@@ -533,10 +541,12 @@ static void paths_text(void **state)
 	assert_int_equal(ifc.peers[1].path[0], 0);
 	free(text);
 	text = capture_json(&ifc, 1);
-	assert_non_null(strstr(text, "\"persistent_keepalive\": 25,\n        \"path\": \"relay\",\n"
+	assert_non_null(strstr(text, "\"persistent_keepalive\": 25,\n        \"path_mtu\": 1216,\n"
+				     "        \"path\": \"relay\",\n"
 				     "        \"relay_rx_bytes\": 1048576,\n        \"relay_tx_bytes\": 512,\n"
 				     "        \"relayed_bytes\": 0\n      }"));
-	assert_non_null(strstr(text, "\"persistent_keepalive\": 0\n      }")); /* peer 1: no path */
+	assert_non_null(strstr(text, "\"persistent_keepalive\": 0,\n        \"path_mtu\": 0\n      }"));
+	/* peer 1 above: no path */
 	free(text);
 	free(reply);
 	assert_int_equal(show_parse_paths(&ifc, "public_key=zz\nerrno=0\n\n", 24), -EBADMSG);
