@@ -324,6 +324,21 @@ static int set_port_mapping(struct parser *p, char *value)
 	return fail(p, "PortMapping " QUOTE " is neither yes nor no", value);
 }
 
+/* NatKeepalive = SECONDS | off (myvpn's own): behind NAT, a rendezvous client's keepalive to R
+ * and its direct peers. Stored plus one, so that 0 is "unset". */
+static int set_nat_keepalive(struct parser *p, char *value)
+{
+	unsigned long n = 0;
+	int ret = 0;
+
+	if (strcasecmp(value, "off"))
+		ret = parse_number(p, "NatKeepalive", value, false, 0, 65535, &n);
+	if (ret)
+		return ret;
+	p->cfg.nat_keepalive = (int)n + 1;
+	return 0;
+}
+
 /* myvpn's own: the user to become after set-up; looked up by the caller. */
 static int set_user(struct parser *p, char *value)
 {
@@ -521,6 +536,7 @@ static const struct key_handler interface_keys[] = {
 	{ "Gateway", set_gateway },
 	{ "User", set_user },
 	{ "Rendezvous", set_rendezvous },
+	{ "NatKeepalive", set_nat_keepalive },
 	{ "PortMapping", set_port_mapping },
 	{ "PreUp", ignore_value },
 	{ "PostUp", ignore_value },

@@ -89,6 +89,7 @@ struct config {
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
 	int rendezvous;		   /* Rendezvous: enum config_rendezvous */
 	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */
+	int nat_keepalive;	   /* NatKeepalive: seconds + 1 (0 = unset: the default) */
 	bool port_mapping;	   /* PortMapping = yes: ask the NAT router to forward our ports */
 	bool has_port_mapping;	   /* PortMapping given (yes or no): unset may mean a default */
 	struct dns_settings dns;   /* DNS: accumulates, as Address */

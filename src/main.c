@@ -456,6 +456,8 @@ static int apply_rendezvous(struct tunnel *t, const struct device *dev, char *er
 
 	if (ret)
 		wg_device_free(&t->wg);
+	else if (t->cfg.nat_keepalive)
+		t->wg.rdv.nat_keepalive_s = (uint16_t)(t->cfg.nat_keepalive - 1);
 	return ret;
 }
 

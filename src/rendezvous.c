@@ -42,6 +42,7 @@ int rdv_configure(struct wg_device *dev, enum rdv_mode mode, const uint8_t *serv
 	struct wg_peer *server = NULL;
 
 	dev->rdv.mode = mode;
+	dev->rdv.nat_keepalive_s = RDV_NAT_KEEPALIVE_S;
 	snprintf(dev->rdv.ifname, sizeof(dev->rdv.ifname), "%s", ifname);
 	if (mode != RDV_CLIENT)
 		return 0;
@@ -222,7 +223,16 @@ void rdv_peer_moved(struct wg_peer *p)
 		reintroduce(p->dev, p);
 }
 
-/* HELLO, or the HELLO part of a QUERY. */
+/* Tells p where its datagrams come from: whether it is behind NAT. */
+static void send_seen(struct wg_peer *p)
+{
+	struct rdv_msg m = { .type = RDV_SEEN, .observed = p->endpoint.remote };
+
+	if (!send_msg(p, &m))
+		log_debug("peer %u: cannot tell it its address (no session)", p->id);
+}
+
+/* HELLO, or the HELLO part of a QUERY: answered with SEEN. */
 static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct rdv_msg *m)
 {
 	wg_write_lock(dev);
@@ -232,6 +242,7 @@ static void serve_hello(struct wg_device *dev, struct wg_peer *p, const struct r
 	p->rdv.local_count = m->addr_count;
 	memcpy(p->rdv.locals, m->addrs, sizeof(m->addrs[0]) * m->addr_count);
 	wg_unlock(dev);
+	send_seen(p);
 	reintroduce(dev, p); /* in case the move came before the peer registered */
 }
 
@@ -374,6 +385,66 @@ static void serve_peer(struct wg_device *dev, const struct rdv_msg *m)
 	punch_step(p, wg_now(dev));
 }
 
+/* ---- clients: keepalives behind NAT ---- */
+
+/* Our address as R sees it is one of ours (address and port): no NAT between us and R. */
+static enum rdv_nat nat_of(const struct wg_device *dev, const union endpoint *seen)
+{
+	unsigned int first = dev->rdv.extra.sa.sa_family && dev->rdv.local_count ? 1 : 0;
+
+	for (unsigned int i = first; i < dev->rdv.local_count; i++)
+		if (endpoint_equal(&dev->rdv.locals[i], seen))
+			return RDV_NAT_NONE;
+	return RDV_NAT_BEHIND;
+}
+
+static void serve_seen(struct wg_device *dev, const struct rdv_msg *m)
+{
+	enum rdv_nat nat = nat_of(dev, &m->observed);
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	if (nat == dev->rdv.nat && endpoint_equal(&m->observed, &dev->rdv.seen))
+		return;
+	dev->rdv.nat = nat;
+	dev->rdv.seen = m->observed;
+	endpoint_format(&m->observed, buf, sizeof(buf));
+	if (nat == RDV_NAT_NONE)
+		log_info("rendezvous: the rendezvous sees us at %s, our own address: no keepalives",
+			 buf);
+	else
+		log_info("rendezvous: the rendezvous sees us at %s: behind NAT; keepalives every %u s",
+			 buf, dev->rdv.nat_keepalive_s);
+}
+
+/* Behind NAT: R and the peers reached directly get keepalives; no one else does. */
+static uint16_t nat_keepalive_for(const struct wg_device *dev, const struct wg_peer *p,
+				  const struct wg_peer *server)
+{
+	if (dev->rdv.nat != RDV_NAT_BEHIND)
+		return 0;
+	if (p == server)
+		return dev->rdv.nat_keepalive_s;
+	if (p->rdv.managed && p->endpoint.kind == TRANSPORT_UDP &&
+	    endpoint_is_set(&p->endpoint.remote))
+		return dev->rdv.nat_keepalive_s;
+	return 0;
+}
+
+static void update_keepalives(struct wg_device *dev, struct wg_peer *server, uint64_t now)
+{
+	wg_for_each_peer(dev, p) {
+		uint16_t want = nat_keepalive_for(dev, p, server);
+
+		if (p->timers.nat_keepalive_interval == want)
+			continue;
+		pthread_mutex_lock(&p->lock);
+		timers_set_nat_keepalive(&p->timers, now, want);
+		wg_timers_changed(p);
+		pthread_mutex_unlock(&p->lock);
+		log_debug("peer %u: keepalive behind NAT %s", p->id, want ? "on" : "off");
+	}
+}
+
 /* ---- the queue from the workers ---- */
 
 void rdv_worker_control(struct worker *w, struct wg_peer *p, const uint8_t *msg, size_t len)
@@ -431,6 +502,8 @@ static void handle(struct wg_device *dev, const struct rdv_queued *q)
 		serve_query(dev, p, &m);
 	else if (dev->rdv.mode == RDV_CLIENT && m.type == RDV_PEER && p == server_of(dev))
 		serve_peer(dev, &m);
+	else if (dev->rdv.mode == RDV_CLIENT && m.type == RDV_SEEN && p == server_of(dev))
+		serve_seen(dev, &m);
 	else
 		stats_drop(&dev->engine->stats, DROP_RDV_INVALID, 1);
 }
@@ -484,6 +557,7 @@ static void client_tick(struct wg_device *dev, uint64_t now)
 			return;
 		}
 	}
+	update_keepalives(dev, server, now);
 	wg_for_each_peer(dev, p) {
 		if (!p->rdv.managed)
 			continue;

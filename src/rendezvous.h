@@ -32,6 +32,12 @@
  *                the receiver's own relay id (4, BE), the other's endpoint as R sees it (18),
  *                then the other's local addresses. flags: RELAY (R relays between the two),
  *                MAPPED (as in the other's HELLO).
+ *   SEEN   R->A, the answer to every HELLO and QUERY: the address R sees A's datagrams come
+ *                from (18), no addresses. A compares it with its own addresses to learn
+ *                whether it is behind NAT (see "Keepalives"). Answering also means R never
+ *                owes A WireGuard's passive keepalive (R sends data back at once), so R, with
+ *                its public address, sends no keepalives at all. An older client drops SEEN
+ *                as an invalid control message, and goes on working.
  * R introduces A and B (PEER to both) only when each asked about the other (both list the
  * other as a peer: mutual interest), both are R's peers and said HELLO recently; else it says
  * nothing. So a peer of R learns no address of a peer that does not look for it, and a
@@ -65,6 +71,18 @@
  * client asks R again, both sides punch again, and a direct handshake moves the traffic off R.
  * The relay id is the peer's id at R (its "peer N" number).
  *
+ * ---- Keepalives ----
+ * Only the side behind NAT needs them, and only to keep its NAT's UDP mappings open: R's
+ * address as seen by R (SEEN) differs from all our local address:port pairs -> behind NAT.
+ * Then R and every managed peer reached directly (kind UDP, not relayed) get a keepalive
+ * every NatKeepalive seconds (default RDV_NAT_KEEPALIVE_S = 25) that nothing else crossed
+ * the path: the persistent keepalive's timer (timers.h nat_keepalive_interval), which an
+ * explicit PersistentKeepalive overrides. 25 s is under the shortest common UDP mapping
+ * lifetimes: Linux conntrack forgets an unanswered flow after 30 s (nf_conntrack_udp_timeout)
+ * and an answered one after 120 s (_stream); many home routers after 30-60 s. A node whose
+ * address R sees as it is (public, no NAT), and R itself, send none; before SEEN arrives
+ * nothing is sent either (HELLO, every RDV_HELLO_INTERVAL_S, keeps R's mapping meanwhile).
+ *
  * Port mapping (NAT-PMP/UPnP) adds our mapped external address as the first local candidate,
  * flagged MAPPED: rdv_set_extra_candidate is that hook. A peer that ends up talking to it
  * reports the path as "mapped".
@@ -92,6 +110,14 @@ enum rdv_msg_type {
 	RDV_HELLO = 1,
 	RDV_QUERY = 2,
 	RDV_PEER = 3,
+	RDV_SEEN = 4,
+};
+
+/* Whether we are behind NAT, from R's SEEN. */
+enum rdv_nat {
+	RDV_NAT_UNKNOWN = 0,
+	RDV_NAT_BEHIND, /* R sees another address than any of ours */
+	RDV_NAT_NONE,   /* R sees one of our own addresses and our port */
 };
 
 enum rdv_flags {
@@ -116,6 +142,7 @@ enum {
 	RDV_RETRY_INTERVAL_S = 20,    /* not direct: ask R again (and punch again) */
 	RDV_REGISTERED_S = 3 * RDV_HELLO_INTERVAL_S, /* R forgets a client silent this long */
 	RDV_RELAY_HEADER_LEN = 12,
+	RDV_NAT_KEEPALIVE_S = 25, /* NatKeepalive's default */
 };
 
 /* Relay budgets: bytes per second per sending peer, and in total. */
@@ -208,6 +235,9 @@ struct rdv_device {
 	union endpoint locals[RDV_MAX_ADDRS];
 	unsigned int local_count;
 	union endpoint extra; /* a mapped external address (port mapping); family 0 = none */
+	enum rdv_nat nat;     /* client: from R's last SEEN */
+	union endpoint seen;  /* client: our address as R last saw it */
+	uint16_t nat_keepalive_s; /* client, behind NAT: the keepalive interval; 0 = none */
 	uint64_t hello_next_ns;
 	struct loop_timer timer;
 	pthread_mutex_t queue_lock;

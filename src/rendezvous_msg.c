@@ -76,6 +76,8 @@ static size_t fixed_len(uint8_t type)
 		return RDV_KEY_LEN;
 	case RDV_PEER:
 		return RDV_KEY_LEN + 8 + RDV_ADDR_LEN;
+	case RDV_SEEN:
+		return RDV_ADDR_LEN;
 	}
 	return SIZE_MAX;
 }
@@ -97,9 +99,13 @@ size_t rdv_encode(const struct rdv_msg *m, uint8_t *buf, size_t cap)
 	buf[6] = (uint8_t)m->addr_count;
 	buf[7] = RDV_VERSION;
 	p = buf + RDV_HEADER_LEN;
-	if (m->type != RDV_HELLO) {
+	if (m->type == RDV_QUERY || m->type == RDV_PEER) {
 		memcpy(p, m->key, RDV_KEY_LEN);
 		p += RDV_KEY_LEN;
+	}
+	if (m->type == RDV_SEEN) {
+		put_addr(p, &m->observed);
+		p += RDV_ADDR_LEN;
 	}
 	if (m->type == RDV_PEER) {
 		put_be32(p, m->peer_id);
@@ -127,9 +133,13 @@ int rdv_decode(const uint8_t *buf, size_t len, struct rdv_msg *m)
 	m->type = buf[4];
 	m->flags = buf[5];
 	p = buf + RDV_HEADER_LEN;
-	if (m->type != RDV_HELLO) {
+	if (m->type == RDV_QUERY || m->type == RDV_PEER) {
 		memcpy(m->key, p, RDV_KEY_LEN);
 		p += RDV_KEY_LEN;
+	}
+	if (m->type == RDV_SEEN) {
+		get_addr(p, &m->observed);
+		p += RDV_ADDR_LEN;
 	}
 	if (m->type == RDV_PEER) {
 		m->peer_id = get_be32(p);

@@ -60,18 +60,26 @@ void timers_init(struct timers *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* The configured persistent keepalive, else the one the rendezvous chose behind NAT. */
+static uint16_t keepalive_interval(const struct timers *t)
+{
+	return t->persistent_keepalive_interval ? t->persistent_keepalive_interval
+						: t->nat_keepalive_interval;
+}
+
 void timers_start(struct timers *t, uint64_t now)
 {
-	if (t->persistent_keepalive_interval)
+	if (keepalive_interval(t))
 		arm(&t->persistent_keepalive, now);
 }
 
 void timers_stop(struct timers *t)
 {
-	uint16_t interval = t->persistent_keepalive_interval;
+	uint16_t interval = t->persistent_keepalive_interval, nat = t->nat_keepalive_interval;
 
 	timers_init(t);
 	t->persistent_keepalive_interval = interval;
+	t->nat_keepalive_interval = nat;
 }
 
 void timers_data_sent(struct timers *t, uint64_t now, uint64_t jitter_ns)
@@ -104,8 +112,8 @@ void timers_any_authenticated_packet_received(struct timers *t, uint64_t now)
 
 void timers_any_authenticated_packet_traversal(struct timers *t, uint64_t now)
 {
-	if (t->persistent_keepalive_interval)
-		arm(&t->persistent_keepalive, now + t->persistent_keepalive_interval * NS);
+	if (keepalive_interval(t))
+		arm(&t->persistent_keepalive, now + keepalive_interval(t) * NS);
 }
 
 void timers_handshake_initiated(struct timers *t, uint64_t now, uint64_t jitter_ns)
@@ -137,14 +145,27 @@ void timers_session_derived(struct timers *t, uint64_t now)
 
 void timers_set_persistent_keepalive(struct timers *t, uint64_t now, uint16_t interval_s)
 {
-	bool turned_on = !t->persistent_keepalive_interval && interval_s;
+	bool turned_on = !keepalive_interval(t) && interval_s;
 
 	t->persistent_keepalive_interval = interval_s;
-	if (!interval_s)
+	if (!keepalive_interval(t))
 		t->persistent_keepalive = 0;
 	else if (turned_on)
 		arm(&t->persistent_keepalive, now);
 	/* A changed non-zero interval takes effect at the next traversal, as in Linux. */
+}
+
+/* Not at once when turned on: the mapping is fresh (a packet just crossed it); the first
+ * keepalive falls due one interval after the last traversal, or from now. */
+void timers_set_nat_keepalive(struct timers *t, uint64_t now, uint16_t interval_s)
+{
+	bool turned_on = !keepalive_interval(t) && interval_s;
+
+	t->nat_keepalive_interval = interval_s;
+	if (!keepalive_interval(t))
+		t->persistent_keepalive = 0;
+	else if (turned_on)
+		arm(&t->persistent_keepalive, now + (uint64_t)interval_s * NS);
 }
 
 bool timers_handshake_wanted(struct timers *t, uint64_t now)
@@ -208,7 +229,7 @@ static unsigned expire_persistent(struct timers *t, uint64_t now)
 		return 0;
 	/* Not re-armed here: sending the keepalive is a traversal, and that re-arms it. */
 	t->persistent_keepalive = 0;
-	return t->persistent_keepalive_interval ? TIMER_SEND_PERSISTENT_KEEPALIVE : 0;
+	return keepalive_interval(t) ? TIMER_SEND_PERSISTENT_KEEPALIVE : 0;
 }
 
 unsigned timers_expire(struct timers *t, uint64_t now)

@@ -67,6 +67,9 @@ struct timers {
 	uint64_t last_handshake_sent;
 	/* seconds, 0 = off; as in UAPI persistent_keepalive_interval */
 	uint16_t persistent_keepalive_interval;
+	/* seconds, 0 = off: the keepalive the rendezvous chose behind NAT (rendezvous.h); used
+	 * only while persistent_keepalive_interval is 0, so a configured one wins */
+	uint16_t nat_keepalive_interval;
 	/* retries of the current initiation; give up once it passes MAX_TIMER_HANDSHAKES */
 	unsigned handshake_attempts;
 	/* data arrived while the keepalive timer was already running */
@@ -117,6 +120,8 @@ void timers_session_derived(struct timers *t, uint64_t now);
 /* Call when the configured interval changes (0 = off). Turning it on from off makes a
  * keepalive due now, so the first one does not wait an interval. */
 void timers_set_persistent_keepalive(struct timers *t, uint64_t now, uint16_t interval_s);
+/* The rendezvous's keepalive behind NAT (0 = off); the same timer as the persistent one. */
+void timers_set_nat_keepalive(struct timers *t, uint64_t now, uint16_t interval_s);
 
 /*
  * Call when the send path wants a handshake: no usable keypair, or a rekey predicate fired.

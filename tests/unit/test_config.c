@@ -306,6 +306,8 @@ static const struct bad_case bad_cases[] = {
 	{ IFACE "PortMapping = maybe\n", 2, "PortMapping 'maybe' is neither yes nor no" },
 	{ IFACE "PortMapping =\n", 2, "PortMapping '' is neither yes nor no" },
 	{ PEER2 "PortMapping = yes\n", 3, "unknown key 'PortMapping' in [Peer]" },
+	{ IFACE "NatKeepalive = soon\n", 2, "NatKeepalive 'soon' is not a number" },
+	{ IFACE "NatKeepalive = 65536\n", 2, "NatKeepalive '65536' out of range (0-65535)" },
 	{ IFACE "User = no body\n", 2, "User 'no body' is not a user name" },
 	{ IFACE "Rendezvous = yes\n", 2, "Rendezvous 'yes' is neither \"serve\" nor a public key" },
 	{ PEER2 "Rendezvous = serve\n", 3, "unknown key 'Rendezvous' in [Peer]" },
@@ -371,6 +373,28 @@ static void port_mapping_key(void **state)
 		assert_int_equal(parse_str(&cfg, cases[i].text, &err), 0);
 		assert_int_equal(cfg.port_mapping, cases[i].on);
 		assert_int_equal(cfg.has_port_mapping, cases[i].given);
+		config_free(&cfg);
+	}
+}
+
+/* NatKeepalive: unset (0) takes the default; otherwise seconds + 1, off = 0 s. */
+static void nat_keepalive_key(void **state)
+{
+	static const struct {
+		const char *text;
+		int stored;
+	} cases[] = {
+		{ IFACE, 0 },
+		{ IFACE "NatKeepalive = 10\n", 11 },
+		{ IFACE "NatKeepalive = off\n", 1 },
+		{ IFACE "NatKeepalive = 0\n", 1 },
+	};
+	struct config cfg;
+	struct config_error err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse_str(&cfg, cases[i].text, &err), 0);
+		assert_int_equal(cfg.nat_keepalive, cases[i].stored);
 		config_free(&cfg);
 	}
 }
@@ -496,6 +520,7 @@ int main(void)
 		cmocka_unit_test(many_peers),
 		cmocka_unit_test(bad_inputs),
 		cmocka_unit_test(port_mapping_key),
+		cmocka_unit_test(nat_keepalive_key),
 		cmocka_unit_test(too_many_addresses),
 		cmocka_unit_test(dns_key),
 		cmocka_unit_test(nul_byte_rejected),

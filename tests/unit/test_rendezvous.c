@@ -85,6 +85,25 @@ static void test_query_and_hello(void **state)
 	assert_int_equal(out.addr_count, 0);
 }
 
+/* SEEN carries one address, the one R sees, and nothing else. */
+static void test_seen(void **state)
+{
+	struct rdv_msg m = { .type = RDV_SEEN, .observed = v6("2001:db8::7", 4444) }, out;
+	uint8_t buf[RDV_MAX_MSG];
+	size_t len = rdv_encode(&m, buf, sizeof(buf));
+
+	assert_int_equal(len, RDV_HEADER_LEN + RDV_ADDR_LEN);
+	assert_int_equal(rdv_decode(buf, len, &out), 0);
+	assert_int_equal(out.type, RDV_SEEN);
+	assert_true(endpoint_equal(&out.observed, &m.observed));
+	assert_int_equal(out.addr_count, 0);
+	assert_int_equal(rdv_decode(buf, len - 1, &out), -EBADMSG);
+	m.observed = v4("198.51.100.9", 51820);
+	len = rdv_encode(&m, buf, sizeof(buf));
+	assert_int_equal(rdv_decode(buf, len, &out), 0);
+	assert_true(endpoint_equal(&out.observed, &m.observed));
+}
+
 /* Every truncation, a wrong magic, version, type or count is refused. */
 static void test_rejects(void **state)
 {
@@ -162,6 +181,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peer_round_trip),
 		cmocka_unit_test(test_query_and_hello),
+		cmocka_unit_test(test_seen),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_relay_header),
 		cmocka_unit_test(test_budget),

@@ -419,6 +419,34 @@ static void test_persistent_keepalive_restarts_on_any_traversal(void **state)
 	assert_int_equal(nth(&s, TIMER_SEND_PERSISTENT_KEEPALIVE, 1), T0 + S(55));
 }
 
+/* The rendezvous's keepalive behind NAT: first due one interval on (the mapping is fresh),
+ * restarted by traffic, and a configured PersistentKeepalive wins while set. */
+static void test_nat_keepalive(void **state)
+{
+	struct timers t;
+
+	timers_init(&t);
+	timers_set_nat_keepalive(&t, T0, 25);
+	assert_int_equal(timers_next_deadline(&t), T0 + S(25));
+	timers_any_authenticated_packet_traversal(&t, T0 + S(10));
+	assert_int_equal(timers_next_deadline(&t), T0 + S(35));
+	assert_int_equal(timers_expire(&t, T0 + S(35)), TIMER_SEND_PERSISTENT_KEEPALIVE);
+
+	timers_set_persistent_keepalive(&t, T0 + S(36), 5);
+	timers_any_authenticated_packet_traversal(&t, T0 + S(36));
+	assert_int_equal(timers_next_deadline(&t), T0 + S(41)); /* the configured one */
+	timers_set_persistent_keepalive(&t, T0 + S(37), 0);
+	timers_any_authenticated_packet_traversal(&t, T0 + S(37));
+	assert_int_equal(timers_next_deadline(&t), T0 + S(62)); /* back to NAT's */
+	timers_stop(&t);
+	assert_int_equal(t.nat_keepalive_interval, 25);
+
+	timers_set_nat_keepalive(&t, T0 + S(40), 0);
+	timers_any_authenticated_packet_traversal(&t, T0 + S(41));
+	assert_int_equal(timers_next_deadline(&t), 0);
+	assert_int_equal(timers_expire(&t, T0 + S(1000)), 0);
+}
+
 static void test_persistent_keepalive_config_changes(void **state)
 {
 	struct timers t;
@@ -649,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_persistent_keepalive_immediately_then_every_interval),
 		cmocka_unit_test(test_persistent_keepalive_restarts_on_any_traversal),
 		cmocka_unit_test(test_persistent_keepalive_config_changes),
+		cmocka_unit_test(test_nat_keepalive),
 		cmocka_unit_test(test_zero_keys_after_540s),
 		cmocka_unit_test(test_rekey_predicates),
 		cmocka_unit_test(test_lastminute_rekey_once_per_handshake),
