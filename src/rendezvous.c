@@ -538,6 +538,20 @@ static bool send_query(struct wg_device *dev, struct wg_peer *server, struct wg_
 	return send_msg(server, &m);
 }
 
+/* No session with R: start one. WireGuard's timers retry after REKEY_TIMEOUT (5 s), but
+ * nothing of the rendezvous works without R, and the first initiation is often lost (R, or
+ * the network, still starting up): retry after 1 s, 2 s, 4 s, then every REKEY_TIMEOUT. */
+static void connect_server(struct wg_device *dev, struct wg_peer *server, uint64_t now)
+{
+	uint64_t wait = dev->rdv.server_backoff_ns ? dev->rdv.server_backoff_ns : NS_PER_S;
+
+	if (server->current || now - server->initiation_ns < wait)
+		return;
+	wg_send_initiation(server, false);
+	dev->rdv.server_backoff_ns = wait * 2 < REKEY_TIMEOUT * NS_PER_S ? wait * 2
+								  : REKEY_TIMEOUT * NS_PER_S;
+}
+
 static void client_tick(struct wg_device *dev, uint64_t now)
 {
 	struct wg_peer *server = server_of(dev);
@@ -547,13 +561,10 @@ static void client_tick(struct wg_device *dev, uint64_t now)
 	if (now >= dev->rdv.hello_next_ns) {
 		if (send_hello(dev, server)) {
 			dev->rdv.hello_next_ns = now + RDV_HELLO_INTERVAL_S * NS_PER_S;
+			dev->rdv.server_backoff_ns = 0;
 		} else {
-			/* no session with R yet: start one (unless one is under way; WireGuard's
-			 * timers retry it), and say HELLO once it is up */
-			if (!server->current &&
-			    now - server->initiation_ns >= REKEY_TIMEOUT * NS_PER_S)
-				wg_send_initiation(server, false);
-			dev->rdv.hello_next_ns = now + NS_PER_S;
+			connect_server(dev, server, now);
+			dev->rdv.hello_next_ns = now; /* at the next tick: as soon as it is up */
 			return;
 		}
 	}

@@ -46,6 +46,14 @@
  * authenticated packet from a new address, such as a keepalive) it sends PEER to both again,
  * at most once a second, so both punch again.
  *
+ * ---- Getting there fast ----
+ * Until R's session is up nothing else can happen, and the first initiation to R is often
+ * lost (R or the network still starting): the client retries R after 1 s, 2 s, 4 s, then
+ * every REKEY_TIMEOUT, instead of WireGuard's flat 5 s, and says HELLO at the first tick
+ * (RDV_TICK_MS) the session is up. Packets for a managed peer with no address yet are
+ * staged, not dropped: the first packet of a connection goes out as soon as the punched (or
+ * relayed) session completes.
+ *
  * ---- Hole punching ----
  * On PEER, the client takes the candidates (R's view of the other's NAT address first, then
  * its local addresses), points the peer's endpoint at the first, and sends one handshake
@@ -239,6 +247,7 @@ struct rdv_device {
 	union endpoint seen;  /* client: our address as R last saw it */
 	uint16_t nat_keepalive_s; /* client, behind NAT: the keepalive interval; 0 = none */
 	uint64_t hello_next_ns;
+	uint64_t server_backoff_ns; /* client: the wait before the next initiation to R */
 	struct loop_timer timer;
 	pthread_mutex_t queue_lock;
 	struct rdv_queued queue[RDV_QUEUE_LEN];
