@@ -257,6 +257,28 @@ struct paths_ctx {
 	struct show_peer *peer; /* the one the lines are about, or NULL: skipped */
 };
 
+static int copy_text(char *dst, size_t len, const char *value);
+
+/* The lines before the first peer: the rendezvous's state. */
+static int interface_paths_line(struct show_interface *ifc, const char *key, const char *value)
+{
+	uint64_t n = 0;
+	int ret;
+
+	if (!strcmp(key, "rendezvous"))
+		return copy_text(ifc->rendezvous, sizeof(ifc->rendezvous), value);
+	if (!strcmp(key, "nat"))
+		return copy_text(ifc->nat, sizeof(ifc->nat), value);
+	if (!strcmp(key, "seen"))
+		return copy_text(ifc->seen, sizeof(ifc->seen), value);
+	if (!strcmp(key, "nat_keepalive_interval")) {
+		ret = parse_u64(value, 65535, &n);
+		ifc->nat_keepalive = (unsigned int)n;
+		return ret;
+	}
+	return 0;
+}
+
 static int paths_line(void *ctx, const char *key, char *value)
 {
 	struct paths_ctx *c = ctx;
@@ -272,7 +294,7 @@ static int paths_line(void *ctx, const char *key, char *value)
 		return 0;
 	}
 	if (!c->peer)
-		return 0;
+		return interface_paths_line(c->ifc, key, value);
 	if (!strcmp(key, "path")) {
 		if (strlen(value) >= sizeof(c->peer->path) || !printable(value))
 			return -EBADMSG;
@@ -518,6 +540,22 @@ static void print_portmap(FILE *out, const struct show_portmap *pm)
 		fprintf(out, "), %s left\n", pm->lifetime ? buf : "0 seconds");
 }
 
+/* "rendezvous: client, behind NAT (seen at 203.0.113.1:51820), keepalive every 25 s" */
+static void print_rendezvous(FILE *out, const struct show_interface *ifc)
+{
+	if (!ifc->rendezvous[0])
+		return;
+	fprintf(out, "  rendezvous: %s", ifc->rendezvous);
+	if (!strcmp(ifc->nat, "behind"))
+		fprintf(out, ", behind NAT (seen at %s), keepalive every %u s", ifc->seen,
+			ifc->nat_keepalive);
+	else if (!strcmp(ifc->nat, "none"))
+		fprintf(out, ", public address %s, no keepalives", ifc->seen);
+	else if (ifc->nat[0])
+		fputs(", not yet heard from", out);
+	fputc('\n', out);
+}
+
 /* myvpn's own: below what wg prints, so that the part above stays wg's, line for line. */
 static void print_path_mtus(FILE *out, const struct show_interface *ifc)
 {
@@ -568,6 +606,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 	if (ifc->fwmark)
 		fprintf(out, "  fwmark: 0x%x\n", ifc->fwmark);
 	print_portmap(out, &ifc->portmap);
+	print_rendezvous(out, ifc);
 	for (size_t i = 0; i < ifc->peer_count; i++)
 		if (order)
 			order[i] = &ifc->peers[i];
@@ -688,6 +727,22 @@ static void json_portmap(FILE *out, const struct show_portmap *pm)
 	fputs("\n    },\n", out);
 }
 
+static void json_rendezvous(FILE *out, const struct show_interface *ifc)
+{
+	fputs("    \"rendezvous\": ", out);
+	if (!ifc->rendezvous[0]) {
+		fputs("null,\n", out);
+		return;
+	}
+	fputs("{\n      \"role\": ", out);
+	json_string(out, ifc->rendezvous);
+	fputs(",\n      \"nat\": ", out);
+	json_string(out, ifc->nat);
+	fputs(",\n      \"seen\": ", out);
+	json_string(out, ifc->seen);
+	fprintf(out, ",\n      \"nat_keepalive\": %u\n    },\n", ifc->nat_keepalive);
+}
+
 static void json_interface(FILE *out, const struct show_interface *ifc)
 {
 	char b64[WGCRYPTO_KEY_B64_LEN + 1];
@@ -704,6 +759,7 @@ static void json_interface(FILE *out, const struct show_interface *ifc)
 	fprintf(out, ",\n    \"listen_port\": %u,\n    \"fwmark\": %" PRIu32 ",\n",
 		ifc->listen_port, ifc->fwmark);
 	json_portmap(out, &ifc->portmap);
+	json_rendezvous(out, ifc);
 	fputs("    \"peers\": [", out);
 	for (size_t i = 0; i < ifc->peer_count; i++) {
 		fputs(i ? ",\n" : "\n", out);

@@ -65,6 +65,10 @@ struct show_interface {
 	bool has_stats; /* false for a daemon that does not answer stats=1 */
 	struct stats stats;
 	struct show_portmap portmap;
+	/* paths=1: the rendezvous role ("serve", "client"; "" = none) and, on a client, whether
+	 * it is behind NAT ("behind", "none", "unknown"), as whom R sees it, its keepalive */
+	char rendezvous[8], nat[8], seen[64];
+	unsigned int nat_keepalive;
 };
 
 /*

@@ -205,10 +205,30 @@ static const char *path_name(const struct wg_peer *p)
 		       ? "mapped" : "direct";
 }
 
+/* The device's part: its role and, on a client, what R's SEEN said (rendezvous.h). */
+static int rdv_status(const struct wg_device *dev, struct uapi_buf *out)
+{
+	static const char *const nat[] = { [RDV_NAT_UNKNOWN] = "unknown",
+					   [RDV_NAT_BEHIND] = "behind",
+					   [RDV_NAT_NONE] = "none" };
+	char seen[INET6_ADDRSTRLEN + 8];
+	int ret;
+
+	if (dev->rdv.mode == RDV_SERVE)
+		return uapi_buf_printf(out, "rendezvous=serve\n");
+	ret = uapi_buf_printf(out, "rendezvous=client\nnat=%s\nnat_keepalive_interval=%u\n",
+			      nat[dev->rdv.nat],
+			      dev->rdv.nat == RDV_NAT_BEHIND ? dev->rdv.nat_keepalive_s : 0);
+	if (dev->rdv.seen.sa.sa_family)
+		ret |= uapi_buf_printf(out, "seen=%s\n",
+				       endpoint_format(&dev->rdv.seen, seen, sizeof(seen)));
+	return ret;
+}
+
 int uapi_paths(const struct wg_device *dev, struct uapi_buf *out)
 {
 	size_t start = out->len;
-	int ret = 0;
+	int ret = rdv_status(dev, out);
 
 	for (const struct wg_peer *p = dev->first_peer; p && !ret; p = p->list_next) {
 		ret |= uapi_buf_put_key(out, "public_key", p->hs.remote_static);

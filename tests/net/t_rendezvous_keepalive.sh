@@ -74,4 +74,9 @@ log "after 16 s idle b reaches a directly at once"
 [ "$(keepalives_of c)" -eq "$c_before" ] ||
 	fail "c sent $(( $(keepalives_of c) - c_before )) keepalives in 16 s"
 log "r and c (public addresses) sent no keepalives"
+"$MYVPN" show "$P-ta" | grep -q "rendezvous: client, behind NAT (seen at 203.0.113.1:51820), keepalive every 2 s" ||
+	fail "myvpn show on a: $("$MYVPN" show "$P-ta" | grep rendezvous)"
+"$MYVPN" show "$P-tc" | grep -q "rendezvous: client, public address 203.0.113.40:51820, no keepalives" ||
+	fail "myvpn show on c: $("$MYVPN" show "$P-tc" | grep rendezvous)"
+"$MYVPN" show "$P-tr" | grep -q "rendezvous: serve" || fail "myvpn show on r: no rendezvous line"
 log "ok"

@@ -361,6 +361,7 @@ static void json_output(void **state)
 			     "    \"listen_port\": 51820,\n"
 			     "    \"fwmark\": 66,\n"
 			     "    \"port_mapping\": null,\n"
+			     "    \"rendezvous\": null,\n"
 			     "    \"peers\": [\n"
 			     "      {\n"
 			     "        \"public_key\": \"%s\",\n"
@@ -415,6 +416,7 @@ static void json_output(void **state)
 				     "    \"listen_port\": 51820,\n"
 				     "    \"fwmark\": 66,\n"
 				     "    \"port_mapping\": null,\n"
+				     "    \"rendezvous\": null,\n"
 				     "    \"peers\": [],\n"
 				     "    \"counters\": null,\n"
 				     "    \"drops\": null\n"
@@ -553,6 +555,36 @@ static void paths_text(void **state)
 	show_interface_free(&ifc);
 }
 
+/* The rendezvous lines before the first peer of paths=1: parsed and printed. */
+static void rendezvous_state(void **state)
+{
+	static const char behind[] = "rendezvous=client\nnat=behind\nnat_keepalive_interval=25\n"
+				     "seen=203.0.113.1:51820\nerrno=0\n\n";
+	static const char public[] = "rendezvous=client\nnat=none\nnat_keepalive_interval=0\n"
+				     "seen=203.0.113.40:51820\nerrno=0\n\n";
+	struct show_interface ifc;
+	char *text;
+
+	load(&ifc, true);
+	assert_int_equal(show_parse_paths(&ifc, behind, sizeof(behind) - 1), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  rendezvous: client, behind NAT (seen at 203.0.113.1:51820), "
+				     "keepalive every 25 s\n"));
+	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "    \"rendezvous\": {\n      \"role\": \"client\",\n"
+				     "      \"nat\": \"behind\",\n"
+				     "      \"seen\": \"203.0.113.1:51820\",\n"
+				     "      \"nat_keepalive\": 25\n    },\n"));
+	free(text);
+	assert_int_equal(show_parse_paths(&ifc, public, sizeof(public) - 1), 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "  rendezvous: client, public address 203.0.113.40:51820, "
+				     "no keepalives\n"));
+	free(text);
+	show_interface_free(&ifc);
+}
+
 /* The portmap_ lines of stats=1: what uapi_portmap writes, show parses and prints, for each
  * state; the lines do not disturb the counters. */
 static void port_mapping(void **state)
@@ -646,6 +678,7 @@ int main(void)
 		cmocka_unit_test(stats_replies),
 		cmocka_unit_test(paths_text),
 		cmocka_unit_test(port_mapping),
+		cmocka_unit_test(rendezvous_state),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }
