@@ -188,6 +188,8 @@ static void on_link_event(struct loop_source *src, uint32_t events)
 	struct netlink_link_event ev;
 
 	netlink_monitor_read(c->link_watch, c->dev->ifindex, &ev);
+	if (ev.addresses && c->wg)
+		rdv_addresses_changed(c->wg);
 	if (!c->dev->ifindex)
 		return;
 	if (ev.mtu > 0)

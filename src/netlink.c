@@ -124,14 +124,16 @@ int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix)
 	return transact(nlh);
 }
 
-/* Link deletion watch: `ip link del IFNAME` (or wg-quick down) must stop the daemon. */
+/* Link deletion watch: `ip link del IFNAME` (or wg-quick down) must stop the daemon. And
+ * address changes: a rendezvous client's local candidates. */
 struct mnl_socket *netlink_monitor_open(void)
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (!nl)
 		return NULL;
-	if (mnl_socket_bind(nl, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
+	if (mnl_socket_bind(nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+			    MNL_SOCKET_AUTOPID) < 0) {
 		mnl_socket_close(nl);
 		return NULL;
 	}
@@ -165,6 +167,13 @@ static int link_event(const struct nlmsghdr *nlh, void *data)
 	struct link_watch *w = data;
 	struct netlink_link_event seen = { 0 };
 
+	if (nlh->nlmsg_type == RTM_NEWADDR || nlh->nlmsg_type == RTM_DELADDR) {
+		const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+		if (ifa->ifa_index != w->ifindex)
+			w->ev->addresses = true;
+		return MNL_CB_OK;
+	}
 	if ((unsigned int)ifi->ifi_index != w->ifindex ||
 	    (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK))
 		return MNL_CB_OK;

@@ -46,6 +46,7 @@ struct netlink_link_event {
 	bool deleted;
 	bool moved; /* to another namespace: the link lives on, out of our sight */
 	int mtu;    /* the latest MTU the events carried, 0 if none */
+	bool addresses; /* an address of another interface came or went */
 };
 /* Drains pending events into ev (zeroed first). */
 void netlink_monitor_read(struct mnl_socket *nl, unsigned int ifindex, struct netlink_link_event *ev);

@@ -72,6 +72,14 @@ void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep)
 	dev->rdv.hello_next_ns = 0; /* tell R at once */
 }
 
+void rdv_addresses_changed(struct wg_device *dev)
+{
+	if (dev->rdv.mode != RDV_CLIENT)
+		return;
+	log_debug("rendezvous: our addresses changed; telling the rendezvous");
+	dev->rdv.hello_next_ns = 0;
+}
+
 /* Our addresses a peer on the same network could reach, with our port: every address of an
  * up, non-loopback interface but the tunnel's, and no IPv6 link-local one. On failure the
  * last list stays. */

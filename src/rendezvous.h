@@ -280,6 +280,11 @@ void rdv_peer_moved(struct wg_peer *p);
  * hears of it with the next HELLO, at once. main.c calls it when the port mapping changes. */
 void rdv_set_extra_candidate(struct wg_device *dev, const union endpoint *ep);
 
+/* Control thread: an address of another interface came or went (netlink): a client reads its
+ * local addresses again and says HELLO at once, so R offers the new ones and SEEN tells
+ * whether we are still behind NAT. */
+void rdv_addresses_changed(struct wg_device *dev);
+
 /* Workers (read lock held). A control message from authenticated peer p: queued. */
 void rdv_worker_control(struct worker *w, struct wg_peer *p, const uint8_t *msg, size_t len);
 /* A relay envelope: R forwards it; a client unwraps it (returns what wg_decap returns). */

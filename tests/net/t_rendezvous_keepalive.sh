@@ -3,8 +3,8 @@
 # forgets a flow after 4 s) learn from r's SEEN that they are behind NAT and keep their
 # mappings open by themselves (NatKeepalive = 2 here; 25 s by default), so after 16 s of
 # silence b still reaches a over the direct path at once, without punching again. c, a client
-# with a public address (203.0.113.40, on the bridge), learns it is not behind NAT and sends no
-# keepalive; r sends none either (counted by nftables on c and r: data messages of 32 bytes).
+# on the bridge, is given the public address r sees it at (an address event), learns at once
+# that it is not behind NAT, and sends no keepalive; r sends none either (counted by nftables on c and r: data messages of 32 bytes).
 # NAT_KEEPALIVE=off runs the same without the keepalives: b's pings are lost (the test fails).
 # Topology: tests/net/rendezvous.sh.
 . "$(dirname "$0")/lib.sh"
@@ -18,7 +18,15 @@ done
 ns_add c
 veth inet "$P-ic" c "$P-c"
 at inet ip link set "$P-ic" master br0
-at c ip addr add 203.0.113.40/24 dev "$P-c"
+# c starts as 203.0.113.41 translated by its own snat to 203.0.113.40 (r reaches .40 through a
+# static neighbour entry): r sees it at an address that is not c's, so c is "behind NAT".
+# Then c gets 203.0.113.40 itself: the address event makes it tell r at once (not at its next
+# HELLO, 15 s later), and r's answer says the address is now c's own.
+at c ip addr add 203.0.113.41/24 dev "$P-c"
+at c nft add table ip nat
+at c nft add chain ip nat post '{ type nat hook postrouting priority srcnat; }'
+at c nft add rule ip nat post oifname "$P-c" snat to 203.0.113.40
+at r ip neigh add 203.0.113.40 lladdr "$(at c cat /sys/class/net/"$P-c"/address)" dev "$P-r"
 rendezvous_confs
 wg_keys c
 printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.6/32\n' "$(cat "$TMP/c.pub")" >>"$TMP/r.conf"
@@ -28,7 +36,7 @@ for n in a b; do
 done
 {
 	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.99.0.6/24\n' "$(cat "$TMP/c.key")"
-	printf 'Rendezvous = %s\nNatKeepalive = 2\n' "$(cat "$TMP/r.pub")"
+	printf 'Rendezvous = %s\nNatKeepalive = 2\nPortMapping = no\n' "$(cat "$TMP/r.pub")"
 	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.99.0.1/32\nEndpoint = 203.0.113.10:51820\n' "$(cat "$TMP/r.pub")"
 } >"$TMP/c.conf"
 chmod 600 "$TMP/c.conf"
@@ -55,8 +63,12 @@ wait_until 10 grep -q "direct path to 203.0.113.2:" "$TMP/a.log" ||
 	fail "a found no direct path: $(grep -i "peer 2\|rendezvous" "$TMP/a.log" | tail)"
 grep -q "rendezvous sees us at 203.0.113.1:.*behind NAT" "$TMP/a.log" || fail "a does not know it is behind NAT"
 grep -q "rendezvous sees us at 203.0.113.2:.*behind NAT" "$TMP/b.log" || fail "b does not know it is behind NAT"
-wait_until 5 grep -q "sees us at 203.0.113.40:51820, our own address: no keepalives" "$TMP/c.log" ||
-	fail "c does not know its address is public: $(grep rendezvous "$TMP/c.log")"
+wait_until 5 grep -q "sees us at 203.0.113.40:51820: behind NAT" "$TMP/c.log" ||
+	fail "c does not know it is behind its snat: $(grep rendezvous "$TMP/c.log")"
+at c ip addr add 203.0.113.40/32 dev "$P-c"
+wait_until 3 grep -q "sees us at 203.0.113.40:51820, our own address: no keepalives" "$TMP/c.log" ||
+	fail "c did not learn at once that its address is public: $(grep rendezvous "$TMP/c.log")"
+log "c behind its snat, then given the address r sees: public within 3 s"
 
 keepalives_of() { at "$1" nft list counter ip t keepalive | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 c_before=$(keepalives_of c)
