@@ -420,8 +420,8 @@ static void serve_seen(struct wg_device *dev, const struct rdv_msg *m)
 		log_info("rendezvous: the rendezvous sees us at %s, our own address: no keepalives",
 			 buf);
 	else
-		log_info("rendezvous: the rendezvous sees us at %s: behind NAT; keepalives every %u s",
-			 buf, dev->rdv.nat_keepalive_s);
+		log_info("rendezvous: the rendezvous sees us at %s: behind NAT; "
+			 "keepalives every %u s", buf, dev->rdv.nat_keepalive_s);
 }
 
 /* Behind NAT: R and the peers reached directly get keepalives; no one else does. */

@@ -88,8 +88,8 @@ size_t wg_encap(struct worker *w, uint8_t *pkt, size_t len, uint8_t **dgram,
 	if (worker_too_big(w, pkt, len, mtu))
 		return 0;
 	if (!endpoint_is_set(&p->endpoint.remote)) {
-		/* A peer the rendezvous looks for: kept for the session that punching brings
-		 * (the rendezvous asks R at once when packets wait), so the first ping is not lost. */
+		/* A peer the rendezvous looks for: kept for the session that punching brings,
+		 * so the first packet (a ping, a TCP SYN) is not lost. */
 		if (__atomic_load_n(&p->rdv.managed, __ATOMIC_RELAXED)) {
 			pthread_mutex_lock(&p->lock);
 			wg_stage(p, pkt, len, &w->stats);

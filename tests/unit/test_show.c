@@ -568,8 +568,8 @@ static void rendezvous_state(void **state)
 	load(&ifc, true);
 	assert_int_equal(show_parse_paths(&ifc, behind, sizeof(behind) - 1), 0);
 	text = capture_text(&ifc);
-	assert_non_null(strstr(text, "  rendezvous: client, behind NAT (seen at 203.0.113.1:51820), "
-				     "keepalive every 25 s\n"));
+	assert_non_null(strstr(text, "  rendezvous: client, behind NAT "
+				     "(seen at 203.0.113.1:51820), keepalive every 25 s\n"));
 	free(text);
 	text = capture_json(&ifc, 1);
 	assert_non_null(strstr(text, "    \"rendezvous\": {\n      \"role\": \"client\",\n"
