@@ -24,9 +24,9 @@
 #include <stdint.h>
 
 enum {
-	CODEL_TARGET_NS_DEFAULT = 1000000,     /* 1 ms: the standing queue we accept */
-	CODEL_INTERVAL_NS_DEFAULT = 100000000, /* 100 ms: how long a queue may stand above it */
-	CODEL_SPARSE_MAX = 256,                /* packets of at most this size are never signalled */
+	CODEL_TARGET_NS_DEFAULT = 1000000, /* 1 ms: the standing queue we accept */
+	CODEL_INTERVAL_PER_TARGET = 20,    /* interval = 20 x target, CoDel's 5 % (fq_codel: 5/100 ms) */
+	CODEL_SPARSE_MAX = 256,            /* packets of at most this size are never signalled */
 };
 #define CODEL_TARGET_NS_MIN 10000ull       /* 10 µs */
 #define CODEL_TARGET_NS_MAX 1000000000ull  /* 1 s */
@@ -42,6 +42,13 @@ struct codel {
 };
 
 void codel_init(struct codel *c, uint64_t target_ns, uint64_t interval_ns);
+
+/* How long a queue may stand above target_ns before the first signal: CoDel's interval,
+ * kept at 20 times the target (1 ms -> 20 ms, fq_codel's 5 ms -> 100 ms). */
+static inline uint64_t codel_interval(uint64_t target_ns)
+{
+	return target_ns * CODEL_INTERVAL_PER_TARGET;
+}
 
 /* One packet of len bytes leaves the queue at now_ns after waiting sojourn_ns. True if this
  * packet is to be marked or dropped. A packet of at most CODEL_SPARSE_MAX bytes is never the

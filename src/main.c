@@ -286,6 +286,22 @@ static int confine(const struct options *opts, struct tunnel *t, struct engine *
 	return 0;
 }
 
+/* Queue management's target: the command line, the file, or CODEL_TARGET_NS_DEFAULT. */
+static uint64_t queue_target(const struct options *opts, const struct tunnel *t)
+{
+	if (opts->queue_target_set)
+		return opts->queue_target_ns;
+	if (t->cfg.has_queue_target)
+		return t->cfg.queue_target_ns;
+	return CODEL_TARGET_NS_DEFAULT;
+}
+
+static void set_queue_target(struct engine *e, uint64_t target_ns)
+{
+	for (unsigned int i = 0; i < e->worker_count; i++)
+		worker_set_queue_target(&e->workers[i], target_ns, codel_interval(target_ns));
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
@@ -300,6 +316,8 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 
 	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->vnet_hdr,
 			  dev->gro_flags, dev->transports, dev->queues);
+	if (!ret)
+		set_queue_target(&engine, queue_target(opts, t));
 	if (!ret && dev->tcp) {
 		ret = engine_add_tcp(&engine, dev->tcp);
 		dev->tcp = NULL;

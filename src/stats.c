@@ -14,6 +14,7 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(keepalives_received, "keepalives received"),
 	COUNTER(endpoint_changes, "times a peer's address changed (roaming)"),
 	COUNTER(handshakes_received, "handshake messages that passed every check"),
+	COUNTER(ecn_marked, "packets marked ECN CE by queue management instead of dropped"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 
@@ -52,6 +53,7 @@ static const struct {
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
 	[DROP_UDP_SEND_BLOCKED] = { "udp_send_blocked", "a firewall rule refused the datagram (EPERM)" },
 	[DROP_UDP_SEND_UNREACHABLE] = { "udp_send_unreachable", "no route to the peer's address" },
+	[DROP_QUEUE_DELAY] = { "queue_delay", "queue management: waited above the queue target, not ECN-capable" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -46,6 +46,8 @@ enum drop_reason {
 	DROP_STAGED_OVERSIZED, /* larger than the slots of packets already waiting (the MTU grew) */
 	DROP_UDP_SEND_BLOCKED, /* the kernel refused the datagram with EPERM: a firewall rule */
 	DROP_UDP_SEND_UNREACHABLE, /* no route or interface to the peer (ENETUNREACH, ...) */
+	DROP_QUEUE_DELAY,    /* queue management (codel.h): a standing queue above the target, and
+			      * the packet's sender does not do ECN */
 	DROP_REASON_COUNT
 };
 
@@ -55,6 +57,7 @@ struct stats {
 	uint64_t keepalives_sent, keepalives_received;
 	uint64_t endpoint_changes;
 	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
+	uint64_t ecn_marked;                /* packets marked CE by queue management, not dropped */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

@@ -5,11 +5,13 @@
 #include "worker.h"
 #include "engine.h"
 #include "log.h"
+#include "ping_trace.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint8_t *slot(uint8_t *slots, int i)
@@ -88,6 +90,7 @@ static int frame_batch(struct worker *w, int count)
 			worker_drop(w, DROP_TUN_NOT_IP);
 			continue;
 		}
+		PING_TRACE("tunread", w->tx_pkts[i], w->tx_lens[i], 0);
 		len = w->ops->encap(w, w->tx_pkts[i], w->tx_lens[i], &dgram, &to);
 		if (len)
 			w->tx[ready++] = (struct transport_tx){ .data = dgram, .len = len, .to = to };
@@ -130,20 +133,61 @@ static void write_tun(struct worker *w, int count)
 	}
 }
 
+void worker_set_queue_target(struct worker *w, uint64_t target_ns, uint64_t interval_ns)
+{
+	codel_init(&w->rx_codel, target_ns, interval_ns);
+}
+
+/* The receive timestamps' clock (SO_TIMESTAMPNS), read once per batch. */
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a datagram waited in the socket; 0 if unknown (or the clock stepped back). */
+static uint64_t sojourn(const struct transport_rx *rx, uint64_t now_real)
+{
+	return rx->arrival_ns && now_real > rx->arrival_ns ? now_real - rx->arrival_ns : 0;
+}
+
+/* Queue management on a packet about to be written to the TUN: false if it is to be dropped
+ * (counted). The signal falls on a decrypted packet, as only its inner header tells whether
+ * its sender takes a CE mark instead of a loss; CoDel signals rarely (about one packet per
+ * interval/sqrt(n)), so the crypto spent on the dropped ones is negligible. */
+static bool admit(struct worker *w, const struct transport_rx *rx, uint8_t *ip, size_t len,
+		  uint64_t now_real)
+{
+	if (!rx->arrival_ns || !codel_decide(&w->rx_codel, sojourn(rx, now_real), w->loop.now_ns, len))
+		return true;
+	if (codel_ecn_mark(ip, len)) {
+		stats_add(&w->stats.ecn_marked, 1);
+		return true;
+	}
+	worker_drop(w, DROP_QUEUE_DELAY);
+	return false;
+}
+
 static void receive(struct worker *w, struct transport *t, int nbufs)
 {
 	int n, count = 0;
+	uint64_t now_real;
 
 	if (w->ops->batch_begin)
 		w->ops->batch_begin(w);
 	n = transport_recv_batch(t, w->rx_bufs, SLOT_SIZE, nbufs, w->rx, TRANSPORT_MAX_RX);
 	if (n < 0)
 		log_ratelimited(LOGL_WARN, w->loop.now_ns, "receive: %s", strerror(-n));
+	now_real = n > 0 && (w->rx_codel.target_ns || PING_TRACE_ON) ? realtime_ns() : 0;
 	for (int i = 0; i < n; i++) {
 		uint8_t *ip;
 		size_t ip_len = w->ops->decap(w, w->rx[i].data, w->rx[i].len, &w->rx[i].from, &ip);
 
-		if (ip_len) {
+		if (ip_len)
+			PING_TRACE("decap", ip, ip_len, sojourn(&w->rx[i], now_real));
+		if (ip_len && admit(w, &w->rx[i], ip, ip_len, now_real)) {
 			w->rx_ip[count] = ip;
 			w->rx_ip_len[count++] = ip_len;
 		}

@@ -9,6 +9,7 @@
 #ifndef MYVPN_WORKER_H
 #define MYVPN_WORKER_H
 
+#include "codel.h"
 #include "loop.h"
 #include "stats.h"
 #include "transport.h"
@@ -69,6 +70,9 @@ struct worker {
 	struct transport_rx rx[TRANSPORT_MAX_RX];
 	uint8_t *rx_ip[TRANSPORT_MAX_RX];
 	size_t rx_ip_len[TRANSPORT_MAX_RX];
+	/* Queue management of this worker's socket receive queue: how long each datagram
+	 * waited there (its kernel timestamp) decides CE marks and drops (codel.h). */
+	struct codel rx_codel;
 	struct stats stats;
 };
 
@@ -85,6 +89,9 @@ int worker_send(struct worker *w, const void *data, size_t len, const struct dgr
 int worker_swap_transport(struct worker *w, struct transport *t);
 /* Worker 0 receives for the device's TCP transport (engine.tcp) too: 0 or -errno. */
 int worker_add_tcp(struct worker *w, struct transport *tcp);
+/* Queue management: the sojourn target (0 disables it) and CoDel's interval. Before the
+ * worker's thread runs. */
+void worker_set_queue_target(struct worker *w, uint64_t target_ns, uint64_t interval_ns);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
 /* xorshift64: spread for timer jitter, not secrecy. */
