@@ -522,7 +522,13 @@ static const struct transport_ops udp_ops = {
 	.close = udp_close,
 };
 
-enum { UDP_SOCKET_BUFFER = 4 << 20 }; /* absorbs bursts while a worker is busy elsewhere */
+/* The receive buffer's size is not what keeps latency low: the worker's queue management
+ * (codel.h) keeps the standing queue in it near the target by marking or dropping at its head,
+ * whatever the size. The size only bounds bursts, such as the data that arrives while a
+ * worker is descheduled on a busy machine (several MB at a few Gbit/s): a smaller buffer would
+ * tail-drop those, the sparse packets among them (pings, ACKs, handshakes) included. Linux
+ * doubles the value for its accounting. */
+enum { UDP_SOCKET_BUFFER = 4 << 20 };
 
 static int udp_local_port(int fd)
 {
