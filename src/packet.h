@@ -38,4 +38,10 @@ enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_
  * hold a well-formed IPv4 or IPv6 packet. Trailing bytes beyond the claimed length are padding. */
 size_t ip_packet_length(const uint8_t *pkt, size_t len, enum drop_reason *why);
 
+/* A hash of the packet's flow that is the same in both directions: addresses, protocol and,
+ * for TCP and UDP, ports (an IPv4 fragment or an IPv6 packet with extension headers hashes by
+ * addresses and protocol alone). 0 for what is not IP. It spreads flows over TUN queues; it is
+ * not keyed, so it is for nothing an attacker could gain by colliding. */
+uint32_t packet_flow_hash(const uint8_t *pkt, size_t len);
+
 #endif

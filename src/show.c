@@ -649,13 +649,13 @@ static void json_counters(FILE *out, const struct show_interface *ifc)
 		fputs("    \"counters\": null,\n    \"drops\": null\n", out);
 		return;
 	}
-	fprintf(out,
-		"    \"counters\": {\n      \"rx_packets\": %" PRIu64 ",\n      \"tx_packets\": %" PRIu64
-		",\n      \"rx_bytes\": %" PRIu64 ",\n      \"tx_bytes\": %" PRIu64
-		",\n      \"keepalives_sent\": %" PRIu64 ",\n      \"keepalives_received\": %" PRIu64
-		",\n      \"endpoint_changes\": %" PRIu64 "\n    },\n    \"drops\": {",
-		st->rx_packets, st->tx_packets, st->rx_bytes, st->tx_bytes, st->keepalives_sent,
-		st->keepalives_received, st->endpoint_changes);
+	fputs("    \"counters\": {", out);
+	for (size_t i = 0; i < stats_counter_count; i++) {
+		fputs(i ? ",\n      " : "\n      ", out);
+		json_key(out, stats_counters[i].name);
+		fprintf(out, "%" PRIu64, stats_counter_value(st, &stats_counters[i]));
+	}
+	fputs("\n    },\n    \"drops\": {", out);
 	for (int r = 0; r < DROP_REASON_COUNT; r++) {
 		fputs(r ? ",\n      " : "\n      ", out);
 		json_key(out, stats_drop_reason_name(r));

@@ -16,6 +16,7 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(handshakes_received, "handshake messages that passed every check"),
 	COUNTER(relayed_packets, "datagrams relayed between two peers (rendezvous)"),
 	COUNTER(relayed_bytes, "bytes of datagrams relayed between two peers (rendezvous)"),
+	COUNTER(ecn_marked, "packets marked ECN CE by queue management instead of dropped"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 
@@ -59,6 +60,7 @@ static const struct {
 	[DROP_RELAY_DENIED] = { "relay_denied", "rendezvous: relay envelope refused (not peers, not introduced, not accepted)" },
 	[DROP_RELAY_RATELIMITED] = { "relay_ratelimited", "rendezvous: over the relay's rate limit" },
 	[DROP_TOO_BIG] = { "too_big", "larger than the tunnel's or the peer's path MTU, with DF or IPv6: answered with ICMP (or a path MTU probe larger than the local link)" },
+	[DROP_QUEUE_DELAY] = { "queue_delay", "queue management: waited above the queue target, not ECN-capable" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -53,6 +53,8 @@ enum drop_reason {
 	DROP_TOO_BIG,        /* larger than the tunnel's MTU (or the peer's path MTU) and not to be
 			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big";
 			      * also a path MTU probe larger than the local link (EMSGSIZE) */
+	DROP_QUEUE_DELAY,    /* queue management (codel.h): a standing queue above the target, and
+			      * the packet's sender does not do ECN */
 	DROP_REASON_COUNT
 };
 
@@ -63,6 +65,7 @@ struct stats {
 	uint64_t endpoint_changes;
 	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
 	uint64_t relayed_packets, relayed_bytes; /* rendezvous: datagrams forwarded between peers */
+	uint64_t ecn_marked;                /* packets marked CE by queue management, not dropped */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

@@ -69,6 +69,9 @@ struct transport_rx {
 	uint8_t *data; /* inside one of the caller's buffers; the caller may modify it */
 	size_t len;
 	struct dgram_addr from;
+	/* When the kernel queued it (CLOCK_REALTIME ns, SO_TIMESTAMPNS), or 0 if unknown: the
+	 * worker's queue management reads how long it waited in the socket. */
+	uint64_t arrival_ns;
 };
 
 struct transport_tx {
@@ -138,8 +141,9 @@ struct transport_udp_options {
 	uint32_t mark;   /* SO_MARK, 0 = none */
 };
 
-/* Opens count sockets bound to the same port (dual-stack where the kernel allows it, large
- * buffers, non-blocking, IP_PKTINFO/IPV6_RECVPKTINFO and SO_RXQ_OVFL on). A port another socket
+/* Opens count sockets bound to the same port (dual-stack where the kernel allows it, bounded
+ * buffers, non-blocking, IP_PKTINFO/IPV6_RECVPKTINFO, SO_RXQ_OVFL and, where
+ * the kernel has it, SO_TIMESTAMPNS on). A port another socket
  * already holds is refused (-EADDRINUSE), even one that would accept joining its
  * SO_REUSEPORT group. Either all are opened and out[0..count) set, or none, with a one-line
  * message in err. stats[i] becomes out[i]->stats. */
