@@ -30,26 +30,6 @@ void worker_drop(struct worker *w, enum drop_reason why)
 
 _Static_assert((int)SLOT_HEADROOM >= (int)ICMP_TOO_BIG_HEADROOM, "an ICMP answer is built in the headroom");
 
-enum {
-	ICMP_INTERVAL_NS = 10 * 1000 * 1000, /* 100 answers a second per worker... */
-	ICMP_BURST = 20,                     /* ...after a burst of 20 */
-};
-
-/* Token bucket kept as time credit: each answer costs one interval. */
-static bool icmp_allowed(struct worker *w)
-{
-	uint64_t now = w->loop.now_ns, max = (uint64_t)ICMP_BURST * ICMP_INTERVAL_NS;
-
-	w->icmp_credit_ns += now - w->icmp_last_ns;
-	w->icmp_last_ns = now;
-	if (w->icmp_credit_ns > max)
-		w->icmp_credit_ns = max;
-	if (w->icmp_credit_ns < ICMP_INTERVAL_NS)
-		return false;
-	w->icmp_credit_ns -= ICMP_INTERVAL_NS;
-	return true;
-}
-
 bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu)
 {
 	uint8_t *reply;
@@ -58,7 +38,7 @@ bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu)
 	if (!icmp_too_big(pkt, len, mtu))
 		return false;
 	worker_drop(w, DROP_TOO_BIG);
-	if (!icmp_allowed(w))
+	if (!icmp_limit_allow(&w->icmp_limit, w->loop.now_ns))
 		return true;
 	reply_len = icmp_build_too_big(pkt, len, mtu, &reply);
 	if (reply_len) {

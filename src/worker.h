@@ -10,6 +10,7 @@
 #define MYVPN_WORKER_H
 
 #include "codel.h"
+#include "icmp.h"
 #include "loop.h"
 #include "stats.h"
 #include "transport.h"
@@ -73,7 +74,7 @@ struct worker {
 	pthread_mutex_t send_lock; /* the control thread sends on this worker's transport too */
 	struct loop_source udp_source, stop_source, tcp_source;
 	uint64_t prng; /* timer jitter only; never for anything secret */
-	uint64_t icmp_credit_ns, icmp_last_ns; /* the token bucket of "too big" answers */
+	struct icmp_limit icmp_limit; /* of "too big" answers */
 	/* TUN -> peer */
 	uint8_t *tx_slots;
 	uint8_t *tx_pkts[WORKER_BATCH];
