@@ -190,6 +190,7 @@ struct wg_device {
 	enum transport_mode transport;
 	struct rdv_device rdv; /* rendezvous.h */
 	uint8_t *probe_buf; /* control thread: path MTU probes are sealed here (SLOT_SIZE) */
+	uint64_t pmtu_raise_ns; /* how often probing looks for a path that grew (wg_pmtu_init) */
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -304,6 +305,9 @@ void wg_pmtu_note_tag(struct worker *w, struct wg_peer *p, const uint8_t *plain,
 /* Workers: a TCP SYN's MSS option is lowered to what fits mtu (checksum kept valid). */
 void wg_pmtu_clamp_mss(uint8_t *pkt, size_t len, size_t mtu);
 /* Control thread: timers and requests. */
+/* Sets the device's probing intervals: WG_PMTU_RAISE, or MYVPN_TEST_PMTU_RAISE seconds (tests
+ * only: a grown path found within seconds). */
+void wg_pmtu_init(struct wg_device *dev);
 void wg_pmtu_tick(struct wg_peer *p, uint64_t now);
 uint64_t wg_pmtu_deadline(const struct wg_peer *p);
 void wg_pmtu_serve(struct wg_peer *p);
