@@ -122,14 +122,17 @@ at www nft list counter inet watch others | grep -q "packets 0 " || fail "www sa
 [ "$(leak_count)" = 0 ] || fail "packets left the client outside the tunnel: $(cat "$TMP/leaks.txt")"
 log "www sees home's IPv4 and IPv6 addresses and the DNS queries; nothing leaves outside the tunnel; spoofing dropped"
 
-# Kill switch: home dies during a transfer (a ping every 0.1 s, lookups); for 10 s nothing
-# leaves the client but the tunnel's own handshakes.
+# Kill switch: home dies during a transfer (a ping every 0.1 s, lookups, IPv6); for 10 s
+# nothing leaves the client but the tunnel's own handshakes.
 at client ping -i 0.1 -W 1 203.0.113.2 >/dev/null 2>&1 &
 PING_PID=$!; PIDS+=("$PING_PID")
 leak_watch_start
 kill -KILL "$HOME_PID"; wait "$HOME_PID" 2>/dev/null || true
+dead_until=$(( $(date +%s%N) / 1000000 + 10000 ))
 lookup dead.example
-sleep 8
+at client ping -6 -c 3 -i 0.2 -W 1 2001:db8:1::2 >/dev/null 2>&1 || true
+left=$(( dead_until - $(date +%s%N) / 1000000 ))
+[ "$left" -le 0 ] || sleep "$(( left / 1000 )).$(printf %03d $(( left % 1000 )))"
 [ "$(leak_count)" = 0 ] || fail "with home dead, packets left the client outside the tunnel: $(cat "$TMP/leaks.txt")"
 
 # A crashed home leaves its table (and forwarding on); the next start, here from a -c file
