@@ -17,6 +17,7 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(relayed_packets, "datagrams relayed between two peers (rendezvous)"),
 	COUNTER(relayed_bytes, "bytes of datagrams relayed between two peers (rendezvous)"),
 	COUNTER(ecn_marked, "packets marked ECN CE by queue management instead of dropped"),
+	COUNTER(transport_switches, "times a peer moved between UDP and TCP"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 

@@ -66,6 +66,7 @@ struct stats {
 	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
 	uint64_t relayed_packets, relayed_bytes; /* rendezvous: datagrams forwarded between peers */
 	uint64_t ecn_marked;                /* packets marked CE by queue management, not dropped */
+	uint64_t transport_switches;        /* peers moved between UDP and TCP */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

@@ -187,6 +187,7 @@ void wg_peer_move(struct wg_peer *p, const struct dgram_addr *from)
 	}
 	if (p->endpoint.kind != from->kind && endpoint_is_set(&p->endpoint.remote)) {
 		__atomic_fetch_add(&p->transport_switches, 1, __ATOMIC_RELAXED);
+		stats_add(&control_stats(p->dev)->transport_switches, 1);
 		log_info("peer %u: now over %s", p->id, wg_transport_name(from));
 	}
 	wg_write_lock(p->dev);

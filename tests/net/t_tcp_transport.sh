@@ -74,6 +74,15 @@ start_client auto
 ping_eventually client 15 10.13.0.1 || fail "auto: no fallback to TCP: $(cat "$TMP/auto.log")"
 [ "$(udp_dropped)" -gt "$before" ] || fail "auto: the client never tried UDP"
 grep -q "trying TCP" "$TMP/auto.log" || fail "auto: no fallback logged: $(cat "$TMP/auto.log")"
+# myvpn show names the transport and counts the move; wg show and showconf (which do not know
+# myvpn's transport keys of the UAPI reply) still work and show none of them.
+"$MYVPN" show "$P-tc" | grep -q "^  peer .*: tcp, 1 switch$" || fail "show: $("$MYVPN" show "$P-tc")"
+"$MYVPN" show "$P-tc" --json | grep -q '"transport_switches": 1$' || fail "show --json: no switch counted"
+wg show "$P-tc" >"$TMP/wg-show" 2>&1 && grep -q "endpoint: 198.51.100.2:51830" "$TMP/wg-show" &&
+	! grep -qi transport "$TMP/wg-show" || fail "wg show: $(cat "$TMP/wg-show")"
+wg showconf "$P-tc" >"$TMP/wg-showconf" 2>&1 && grep -q "^Endpoint = 198.51.100.2:51830" "$TMP/wg-showconf" &&
+	! grep -qi transport "$TMP/wg-showconf" || fail "wg showconf: $(cat "$TMP/wg-showconf")"
+"$MYVPN" show "$P-tc" --prometheus | grep -q '^myvpn_peer_tcp{.*} 1$' || fail "metrics: peer not on TCP"
 log "auto: fell back to TCP"
 # UDP open again: the client's probe (every 30 s) brings it back; checked after section 3.
 at router nft delete table inet blockudp
@@ -104,6 +113,9 @@ ping_ok client 10.13.0.1 || fail "auto: no ping after the return to UDP"
 udp_before=$(server_udp_in)
 ping_ok client 10.13.0.1
 [ "$(server_udp_in)" -gt "$udp_before" ] || fail "auto: the ping did not travel over UDP"
+"$MYVPN" show "$P-tc" | grep -q "^  peer .*: udp, 2 switches$" || fail "show after the return: $("$MYVPN" show "$P-tc")"
+"$MYVPN" show "$P-tc" --prometheus | grep -q '^myvpn_transport_switches_total{.*} 2$' ||
+	fail "metrics: switches not counted"
 log "auto: back on UDP"
 log "bad input: counted ($(myvpn_drops "$SERVER" server | tr ' ' '\n' | grep tcp_ | tr '\n' ' ')), server RSS ${rss} kB with 1,000 idle connections"
 log "ok"
