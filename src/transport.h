@@ -160,7 +160,12 @@ struct transport_tcp_options {
 	uint16_t port;   /* where to listen; 0: no listener, only connections we open */
 	int udp_family;  /* addresses are reported in this family, as the UDP transport's */
 	uint32_t mark;
+	/* Whether a stranger's first frame may be the tunnel's: its announced length and its
+	 * first byte. NULL: a WireGuard message (transport_tcp_hello_wireguard). */
+	bool (*hello)(size_t len, uint8_t first);
 };
+
+bool transport_tcp_hello_wireguard(size_t len, uint8_t first);
 
 /* One TCP transport serves the whole device: any thread may send on it (it has its own lock);
  * one thread receives. Its fd is an epoll instance over its listener, its connections and its

@@ -8,7 +8,7 @@
  * buffers"; the receiving thread polls that one fd. Any thread may send: a mutex guards it all.
  *
  * A connection's life:
- *   accepted (a stranger) --first 3 bytes look like a WireGuard message--> speaking
+ *   accepted (a stranger) --first 3 bytes look like the tunnel's (a WireGuard message)--> speaking
  *   speaking --silent for CONN_IDLE--> closed;  a stranger silent for HELLO_TIMEOUT --> closed
  *   ours, unused both ways for OUTGOING_IDLE (the peer is back on UDP) --> closed
  *   any frame of length 0 or a first frame that is not WireGuard --> closed, counted
@@ -81,6 +81,7 @@ struct tcp_transport {
 	uint16_t port;
 	uint32_t mark;
 	uint32_t generation;
+	bool (*hello)(size_t len, uint8_t first);
 	unsigned int open_count;
 	bool listen_paused;
 	struct conn conns[MAX_CONNS];
@@ -331,11 +332,9 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 /* ---- receiving ---- */
 
 /* The first bytes of a stranger's stream: a WireGuard message of its exact size, or data. */
-static bool looks_like_wireguard(const uint8_t *p)
+bool transport_tcp_hello_wireguard(size_t len, uint8_t first)
 {
-	size_t len = (size_t)p[0] << 8 | p[1];
-
-	switch (p[2]) {
+	switch (first) {
 	case MESSAGE_HANDSHAKE_INITIATION: return len == MESSAGE_INITIATION_LEN;
 	case MESSAGE_HANDSHAKE_RESPONSE: return len == MESSAGE_RESPONSE_LEN;
 	case MESSAGE_HANDSHAKE_COOKIE: return len == MESSAGE_COOKIE_LEN;
@@ -362,7 +361,7 @@ static bool fill(struct tcp_transport *c, struct conn *k)
 		}
 		if (k->head_have < sizeof(k->head))
 			return true;
-		if (!looks_like_wireguard(k->head)) {
+		if (!c->hello((size_t)k->head[0] << 8 | k->head[1], k->head[2])) {
 			drop(c, DROP_TCP_BAD_FRAME, k);
 			return false;
 		}
@@ -417,9 +416,7 @@ static int take(struct tcp_transport *c, struct conn *k, uint8_t *const *bufs, s
 			memcpy(bufs[n], k->rx + off + FRAME_HEADER, len);
 			out[n].data = bufs[n];
 			out[n].len = len;
-			report_from(c, k, &out[n].from);
-			stats_add(&c->stats.rx_packets, 1);
-			stats_add(&c->stats.rx_bytes, len);
+			report_from(c, k, &out[n].from); /* rx_packets: the tunnel counts what it accepts */
 			n++;
 		}
 		off += FRAME_HEADER + len;
@@ -715,6 +712,7 @@ int transport_tcp_open(const struct transport_tcp_options *opts, struct transpor
 				   .stats = &c->stats };
 	c->listen_fd = c->timer_fd = c->more_fd = -1;
 	c->mark = opts->mark;
+	c->hello = opts->hello ? opts->hello : transport_tcp_hello_wireguard;
 	pthread_mutex_init(&c->lock, NULL);
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		c->conns[i].fd = -1;
