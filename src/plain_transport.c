@@ -36,6 +36,8 @@ static void move_to(struct plain_tunnel *t, enum transport_kind kind, uint64_t n
 	t->asked_ns = 0;
 	t->unanswered = 0;
 	t->probe_ns = now;
+	if (kind == TRANSPORT_UDP)
+		transport_tcp_retire(t->engine->tcp, &t->endpoint.remote);
 	stats_add(&t->engine->stats.transport_switches, 1);
 	log_info("now over %s%s", kind == TRANSPORT_TCP ? "TCP" : "UDP",
 		 kind == TRANSPORT_TCP ? ": no answer over UDP" : "");

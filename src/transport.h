@@ -176,6 +176,10 @@ const struct stats *transport_tcp_stats(const struct transport *t);
 int transport_tcp_port(const struct transport *t); /* the listener's, or 0 */
 /* Open connections (for show and tests). */
 unsigned int transport_tcp_connections(const struct transport *t);
+/* Our connection to remote stopped being a peer's path (the peer is back on UDP): it closes
+ * once unused both ways for TCP_RETIRE_QUIET (2 s), so that datagrams already on their way
+ * still arrive. Sending on it again keeps it. Any thread. */
+void transport_tcp_retire(struct transport *t, const union endpoint *remote);
 
 /* ---- endpoints ---- */
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b); /* remote and local */

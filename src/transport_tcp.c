@@ -10,7 +10,7 @@
  * A connection's life:
  *   accepted (a stranger) --first 3 bytes look like the tunnel's (a WireGuard message)--> speaking
  *   speaking --silent for CONN_IDLE--> closed;  a stranger silent for HELLO_TIMEOUT --> closed
- *   ours, unused both ways for OUTGOING_IDLE (the peer is back on UDP) --> closed
+ *   ours, unused both ways for OUTGOING_IDLE, or for RETIRE_QUIET once retired --> closed
  *   any frame of length 0 or a first frame that is not WireGuard --> closed, counted
  * Connections we open (to a server) are found by remote address (dgram_addr.conn 0) and
  * reopened on demand, no sooner than a backoff that doubles after each failure up to 30 s.
@@ -50,6 +50,7 @@ enum {
 #define HELLO_TIMEOUT_NS (10 * NS)  /* a connection that never completes a frame */
 #define CONN_IDLE_NS (180 * NS)     /* REJECT_AFTER_TIME: no session outlives it */
 #define OUTGOING_IDLE_NS (60 * NS)  /* ours, unused both ways: the peer moved back to UDP */
+#define RETIRE_QUIET_NS (2 * NS)    /* ours, retired: unused both ways this long */
 #define CONNECT_TIMEOUT_NS (10 * NS)
 #define BACKOFF_MIN_NS (1 * NS)
 #define BACKOFF_MAX_NS (30 * NS)
@@ -57,7 +58,7 @@ enum {
 struct conn {
 	int fd;              /* -1: free slot */
 	uint32_t id;
-	bool outgoing, connecting, speaking, queued_more;
+	bool outgoing, connecting, speaking, queued_more, retired;
 	uint8_t head[3], head_have; /* a stranger's first bytes, before it has a buffer */
 	union endpoint remote;
 	uint64_t opened_ns, last_rx_ns, last_tx_ns;
@@ -314,6 +315,7 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 		}
 		ret = send_frame(c, k, tx[i].data, tx[i].len);
 		k->last_tx_ns = now_ns();
+		k->retired = false;
 		if (ret == -ENOBUFS) {
 			drop(c, DROP_TCP_QUEUE_FULL, k);
 		} else if (ret) {
@@ -481,6 +483,9 @@ static void sweep(struct tcp_transport *c)
 			    now - k->last_tx_ns > OUTGOING_IDLE_NS)) {
 			drop(c, DROP_TCP_TIMEOUT, k);
 			conn_close(c, k);
+		} else if (k->retired && now - k->last_rx_ns > RETIRE_QUIET_NS &&
+			   now - k->last_tx_ns > RETIRE_QUIET_NS) {
+			conn_close(c, k); /* no longer needed: not a drop */
 		}
 	}
 }
@@ -738,6 +743,18 @@ const struct stats *transport_tcp_stats(const struct transport *t)
 int transport_tcp_port(const struct transport *t)
 {
 	return ((const struct tcp_transport *)t)->port;
+}
+
+void transport_tcp_retire(struct transport *t, const union endpoint *remote)
+{
+	struct tcp_transport *c = tcp_of(t);
+	struct conn *k;
+
+	pthread_mutex_lock(&c->lock);
+	k = conn_outgoing(c, remote);
+	if (k)
+		k->retired = true;
+	pthread_mutex_unlock(&c->lock);
 }
 
 unsigned int transport_tcp_connections(const struct transport *t)
