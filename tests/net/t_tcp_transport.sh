@@ -119,13 +119,16 @@ unblock_udp
 unblocked_at=$SECONDS
 
 # --- 3. bad input on the TCP port -------------------------------------------------------------------
+# Each case under its own drop reason, exactly once (tcp_silent: at least the 1,000).
 count() { drop_count "$(myvpn_drops "$SERVER" server)" "$1"; }
+is() { [ "$(count "$1")" = "$2" ]; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
 send() { printf "$1" | timeout 3 ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 || true; }
 send 'GET / HTTP/1.0\r\n\r\n'
+wait_until 3 is tcp_not_tunnel 1 || fail "garbage not counted: $(myvpn_drops "$SERVER" server)"
 send '\000\000'
-wait_until 3 at_least tcp_bad_frame 2 || fail "garbage and zero length not counted: $(myvpn_drops "$SERVER" server)"
-# 65,535 announced, 200 bytes sent, then silence: the sweep closes it.
+wait_until 3 is tcp_zero_length 1 || fail "a length of 0 not counted: $(myvpn_drops "$SERVER" server)"
+# 65,535 announced, 200 bytes sent, then silence: the sweep closes it after 10 s.
 (printf '\377\377\004'; head -c 200 /dev/zero; sleep 15) |
 	ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 >/dev/null 2>&1 &
 PIDS+=($!)
@@ -136,7 +139,10 @@ wait_until 10 sh -c "[ \$(ip netns exec $(ns server) ss -tn state established '(
 	fail "1,000 connections not accepted"
 ping_ok client 10.13.0.1 || fail "tunnel stalled with 1,000 idle connections"
 rss=$(awk '/VmRSS/ {print $2}' /proc/"$SERVER"/status)
-wait_until 15 at_least tcp_timeout 1001 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
+wait_until 15 at_least tcp_silent 1000 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
+wait_until 3 is tcp_incomplete 1 || fail "the unfinished frame not counted: $(myvpn_drops "$SERVER" server)"
+is tcp_not_tunnel 1 && is tcp_zero_length 1 && is tcp_cut 0 ||
+	fail "a case counted twice or under another reason: $(myvpn_drops "$SERVER" server)"
 ping_ok client 10.13.0.1 || fail "tunnel broken after the bad input"
 kill -0 "$SERVER" || fail "server died"
 log "bad input: counted ($(myvpn_drops "$SERVER" server | tr ' ' '\n' | grep tcp_ | tr '\n' ' ')), server RSS ${rss} kB with 1,000 idle connections"
