@@ -5,7 +5,8 @@
  * the inner source of its first IP packets. It then follows the client to a new address (NAT
  * re-mapping) only for a well-formed IP packet whose inner source is the client's tunnel
  * address, and only once the old address has been silent for PLAIN_ROAM_QUIET_NS; a bare
- * keepalive from a new address moves nothing. Every move is logged. Without authentication
+ * keepalive moves it only from the client's own host (another port, or the other transport:
+ * an idle client that switched between UDP and TCP), after the same silence. Every move is logged. Without authentication
  * someone who can forge such a packet while the client is silent can still redirect a server,
  * which is why the plaintext modes warn at start-up.
  *
@@ -97,6 +98,15 @@ static void learn_client(struct worker *w, struct plain_tunnel *t, const struct 
 	stats_add(&w->stats.endpoint_changes, 1);
 }
 
+static bool same_host(const union endpoint *a, const union endpoint *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
 static bool source_known(const struct plain_client_source *s, const uint8_t *ip)
 {
 	return (ip[0] >> 4) == 4 ? s->have4 : s->have6;
@@ -145,14 +155,15 @@ static void refuse_move(struct worker *w, const struct dgram_addr *from, const c
 static bool may_move(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from,
 		     const uint8_t *ip)
 {
-	const struct plain_client_source *s = &((struct plain_worker_state *)w->tunnel_local)->source;
+	const struct plain_worker_state *st = w->tunnel_local;
+	const struct plain_client_source *s = &st->source;
 	uint64_t last = __atomic_load_n(&t->last_rx_ns, __ATOMIC_RELAXED);
 
-	if (!ip) {
-		refuse_move(w, from, "a keepalive does not move a client");
+	if (!ip && !same_host(&from->remote, &st->endpoint.remote)) {
+		refuse_move(w, from, "a keepalive from another host does not move a client");
 		return false;
 	}
-	if ((s->have4 || s->have6) && !source_matches(s, ip)) {
+	if (ip && (s->have4 || s->have6) && !source_matches(s, ip)) {
 		refuse_move(w, from, "inner source is not the client's tunnel address");
 		return false;
 	}
@@ -194,15 +205,6 @@ static bool accept_source(struct worker *w, struct plain_tunnel *t, const struct
 		return true;
 	worker_drop(w, DROP_UNKNOWN_SOURCE);
 	return false;
-}
-
-static bool same_host(const union endpoint *a, const union endpoint *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
 }
 
 /* Server: the answer to a keepalive, to its sender, if that is our client's host. */

@@ -8,7 +8,8 @@
  * tunnel runs over TCP about 6 s after start. While on TCP, a keepalive goes over UDP every
  * PLAIN_UDP_PROBE_INTERVAL, and the first datagram that comes back over UDP moves the client
  * back. The server follows its client as it follows any move (plain.c): at once for a new
- * client, else for its first data packet once the old endpoint has been quiet for 2 s. */
+ * client, else once the old endpoint has been quiet for 2 s, on a data packet or a keepalive
+ * from the same host. */
 #include "plain.h"
 #include "log.h"
 
