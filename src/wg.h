@@ -127,6 +127,7 @@ struct wg_peer {
 	uint64_t initiation_ns;       /* when our last initiation left */
 	bool retry_flip;              /* on TCP, failing: every other retry goes over UDP */
 	unsigned int udp_unanswered;  /* initiations over UDP in a row without an answer */
+	bool endpoint_configured;     /* given an endpoint (config, UAPI): ours to dial over TCP */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */

@@ -12,7 +12,8 @@
  * they are the roaming rules' business, not the transport's.
  *
  * A peer that reached us (a server's client) is answered on whatever transport its last
- * authenticated packet used: that is the endpoint rule, whatever our mode. */
+ * authenticated packet used: that is the endpoint rule, whatever our mode. Without an endpoint
+ * of its own configuration it never moves to TCP: its address is a NAT's, nothing to dial. */
 #include "wg.h"
 #include "log.h"
 
@@ -46,7 +47,7 @@ void wg_transport_pick(struct wg_peer *p, enum wg_initiation_why why, struct dgr
 	*to = p->endpoint;
 	p->initiation_ns = now;
 	/* A peer found through a rendezvous is UDP, direct or relayed: punching, not TCP. */
-	if (p->dev->transport != TRANSPORT_MODE_AUTO || p->rdv.managed)
+	if (p->dev->transport != TRANSPORT_MODE_AUTO || p->rdv.managed || !p->endpoint_configured)
 		return;
 	/* A cookie reply since the last initiation means UDP gets through: keep retrying there.
 	 * One lost initiation is common (the peer was starting up, a queue overflowed): only a

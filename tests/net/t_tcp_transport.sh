@@ -114,6 +114,8 @@ check_received "blocked mid-transfer"
 [ "$(resets client)" = "$resets_client" ] && [ "$(resets server)" = "$resets_server" ] ||
 	fail "mid: an inner TCP connection was reset"
 grep -q "trying TCP" "$TMP/mid.log" || fail "mid: no move to TCP logged: $(cat "$TMP/mid.log")"
+# The server heard nothing either, but its client's address is a NAT's: nothing to dial.
+! grep -q "trying TCP" "$TMP/server.log" || fail "mid: the server tried to dial its client over TCP"
 log "blocked mid-transfer: moved to TCP, 20 MB intact, no reset ($((SECONDS - blocked_at)) s after the block)"
 unblock_udp
 unblocked_at=$SECONDS
