@@ -67,6 +67,8 @@ int tcp_rx_next(const struct tcp_rx *r, size_t *off, const uint8_t **frame, size
 
 void tcp_rx_consume(struct tcp_rx *r, size_t off)
 {
+	if (!off)
+		return; /* also before the hello, when there is no buffer */
 	memmove(r->buf, r->buf + off, r->have - off);
 	r->have -= off;
 }
@@ -111,6 +113,8 @@ int tcp_tx_push(struct tcp_tx *q, const uint8_t hdr[TCP_FRAME_HEADER], const uin
 
 void tcp_tx_pop(struct tcp_tx *q, size_t n)
 {
+	if (!n)
+		return;
 	memmove(q->buf, q->buf + n, q->have - n);
 	q->have -= n;
 }
