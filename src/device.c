@@ -154,13 +154,15 @@ static int open_sockets(struct device *dev, const struct options *opts, char *er
 }
 
 /* The TCP listener takes the UDP port's number unless told otherwise; a client without a
- * fixed port listens on none but may still open connections (--transport tcp or auto). */
+ * fixed port listens on none but may still open connections (--transport tcp or auto).
+ * Plaintext peers (both sides named) stay on UDP: only a client and its server use TCP. */
 static int open_tcp(struct device *dev, const struct options *opts, char *err, size_t errlen)
 {
-	struct transport_tcp_options topts = { .udp_family = dev->udp_family };
+	struct transport_tcp_options topts = { .udp_family = dev->udp_family,
+					       .hello = opts->encrypted ? NULL : plain_tcp_hello };
 	int port = opts->tcp_port;
 
-	if (!opts->encrypted)
+	if (!opts->encrypted && opts->mode == MODE_PEER)
 		return 0;
 	if (port < 0)
 		port = opts->listen_port ? transport_local_port(dev->transports[0]) : 0;

@@ -152,6 +152,8 @@ static void announce(const struct device *dev, const struct options *opts, struc
 			 dev->ifname);
 	log_info("%s mode on %s, MTU %d, listening on UDP port %d, %u worker%s", mode_name(opts->mode),
 		 dev->ifname, dev->mtu, port, dev->queues, dev->queues == 1 ? "" : "s");
+	if (e->tcp && transport_tcp_port(e->tcp))
+		log_info("listening on TCP port %d too", transport_tcp_port(e->tcp));
 	if (opts->peer_host)
 		log_info("peer %s", endpoint_format(&dev->peer, buf, sizeof(buf)));
 	if (opts->keepalive)
@@ -665,7 +667,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	if (ret)
 		return ret;
 	if (!opts->encrypted) {
-		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive);
+		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive, opts->transport);
 		return wg_device_init(&t->wg, NULL);
 	}
 	if (opts->uapi_only)

@@ -93,6 +93,11 @@ uint32_t packet_flow_hash(const uint8_t *pkt, size_t len)
 		end_hash(pkt + addr_off + addr_len, addr_len, ports ? ports + 2 : NULL)) ^ proto;
 }
 
+bool plain_tcp_hello(size_t len, uint8_t first)
+{
+	return len >= PLAIN_HEADER_LEN && first == PLAIN_MAGIC0;
+}
+
 enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_t *payload_len,
 			     enum drop_reason *why)
 {

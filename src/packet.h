@@ -4,6 +4,7 @@
 
 #include "stats.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,10 @@ enum rx_verdict {
 };
 
 void plain_write_header(uint8_t *header, enum plain_type type);
+
+/* Whether a TCP stream whose first frame announces len bytes starting with first may carry the
+ * plaintext tunnel (transport_tcp_options.hello). */
+bool plain_tcp_hello(size_t len, uint8_t first);
 
 /* Classifies one received datagram. mtu is the TUN's: larger payloads are dropped. */
 enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_t *payload_len,

@@ -307,7 +307,7 @@ static void relay_through(struct wg_peer *p, struct wg_peer *server)
 
 	log_info("peer %u: no direct path; relayed through the rendezvous", p->id);
 	wg_peer_move(p, &via);
-	wg_send_initiation(p, false);
+	wg_send_initiation(p, WG_INITIATION_NEW);
 }
 
 /* One round: an initiation to every candidate; after the last round, the relay if no direct
@@ -479,7 +479,7 @@ static void client_tick(struct wg_device *dev, uint64_t now)
 			 * timers retry it), and say HELLO once it is up */
 			if (!server->current &&
 			    now - server->initiation_ns >= REKEY_TIMEOUT * NS_PER_S)
-				wg_send_initiation(server, false);
+				wg_send_initiation(server, WG_INITIATION_NEW);
 			dev->rdv.hello_next_ns = now + NS_PER_S;
 			return;
 		}

@@ -196,6 +196,12 @@ static int parse_peer_line(struct show_peer *p, const char *key, const char *val
 		p->path_mtu = (uint32_t)v;
 	} else if (!strcmp(key, "allowed_ip")) {
 		ret = add_allowed_ip(p, value);
+	} else if (!strcmp(key, "transport")) {
+		if (strcmp(value, "udp") && strcmp(value, "tcp"))
+			return -EBADMSG;
+		strcpy(p->transport, value);
+	} else if (!strcmp(key, "transport_switches")) {
+		ret = parse_u64(value, UINT64_MAX, &p->transport_switches);
 	}
 	return ret;
 }
@@ -537,6 +543,26 @@ static void print_path_mtus(FILE *out, const struct show_interface *ifc)
 	}
 }
 
+/* myvpn's own, below wg's part too: each peer's transport now and its moves between the two. */
+static void print_transports(FILE *out, const struct show_interface *ifc)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1];
+	bool any = false;
+
+	for (size_t i = 0; i < ifc->peer_count; i++) {
+		const struct show_peer *p = &ifc->peers[i];
+
+		if (!p->transport[0])
+			continue;
+		if (!any)
+			fputs("\ntransport:\n", out);
+		any = true;
+		wgcrypto_key_to_base64(b64, p->public_key);
+		fprintf(out, "  peer %s: %s, %" PRIu64 " switch%s\n", b64, p->transport,
+			p->transport_switches, p->transport_switches == 1 ? "" : "es");
+	}
+}
+
 static void print_drops(FILE *out, const struct stats *st)
 {
 	bool any = false;
@@ -579,6 +605,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 	}
 	free(order);
 	print_path_mtus(out, ifc);
+	print_transports(out, ifc);
 	if (ifc->has_stats) {
 		fputc('\n', out);
 		print_drops(out, &ifc->stats);
@@ -629,8 +656,13 @@ static void json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out,
 		"],\n        \"latest_handshake\": %" PRIu64 ",\n        \"rx_bytes\": %" PRIu64
 		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u"
-		",\n        \"path_mtu\": %u",
+		",\n        \"path_mtu\": %u,\n        \"transport\": ",
 		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive, p->path_mtu);
+	if (p->transport[0])
+		json_string(out, p->transport);
+	else
+		fputs("null", out);
+	fprintf(out, ",\n        \"transport_switches\": %" PRIu64, p->transport_switches);
 	if (p->path[0]) {
 		fputs(",\n        \"path\": ", out);
 		json_string(out, p->path);

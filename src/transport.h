@@ -160,7 +160,12 @@ struct transport_tcp_options {
 	uint16_t port;   /* where to listen; 0: no listener, only connections we open */
 	int udp_family;  /* addresses are reported in this family, as the UDP transport's */
 	uint32_t mark;
+	/* Whether a stranger's first frame may be the tunnel's: its announced length and its
+	 * first byte. NULL: a WireGuard message (transport_tcp_hello_wireguard). */
+	bool (*hello)(size_t len, uint8_t first);
 };
+
+bool transport_tcp_hello_wireguard(size_t len, uint8_t first);
 
 /* One TCP transport serves the whole device: any thread may send on it (it has its own lock);
  * one thread receives. Its fd is an epoll instance over its listener, its connections and its
@@ -171,6 +176,10 @@ const struct stats *transport_tcp_stats(const struct transport *t);
 int transport_tcp_port(const struct transport *t); /* the listener's, or 0 */
 /* Open connections (for show and tests). */
 unsigned int transport_tcp_connections(const struct transport *t);
+/* Our connection to remote stopped being a peer's path (the peer is back on UDP): it closes
+ * once unused both ways for TCP_RETIRE_QUIET (2 s), so that datagrams already on their way
+ * still arrive. Sending on it again keeps it. Any thread. */
+void transport_tcp_retire(struct transport *t, const union endpoint *remote);
 
 /* ---- endpoints ---- */
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b); /* remote and local */
