@@ -127,7 +127,11 @@ bench-crypto: build/bench/crypto
 build/tools/hsflood: tests/net/tools/hsflood.c build/noise.o build/wgcrypto.o
 	$(Q)mkdir -p build/tools
 	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-test nettest: build/tools/hsflood
+# ...and the kernel without nftables of t_gateway_errors.sh.
+build/tools/no_nfnetlink: tests/net/tools/no_nfnetlink.c
+	$(Q)mkdir -p build/tools
+	$(call qecho,CC,$@)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+test nettest: build/tools/hsflood build/tools/no_nfnetlink
 
 # ThreadSanitizer: build/tsan/myvpn, and t_workers.sh run against it (tests/net/tsan-workers.sh).
 TSAN_OBJS := $(SRCS:src/%.c=build/tsan/%.o)

@@ -1,5 +1,6 @@
 /* Parser for wg-quick configuration files: pure, except config_read_file, which only reads. */
 #include "config.h"
+#include "codel.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -261,6 +262,16 @@ static int set_workers(struct parser *p, char *value)
 	if (ret)
 		return ret;
 	p->cfg.workers = (int)n;
+	return 0;
+}
+
+/* myvpn's own: queue management's target (the command line's --queue-target wins). */
+static int set_queue_target(struct parser *p, char *value)
+{
+	if (codel_parse_target(value, &p->cfg.queue_target_ns))
+		return fail(p, "QueueTarget '%s' is not a time (e.g. 1, 0.5ms, 250us, or off; 0.01-1000 ms)",
+			    value);
+	p->cfg.has_queue_target = true;
 	return 0;
 }
 
@@ -530,6 +541,7 @@ static const struct key_handler interface_keys[] = {
 	{ "Address", add_addresses },
 	{ "MTU", set_mtu },
 	{ "Workers", set_workers },
+	{ "QueueTarget", set_queue_target },
 	{ "Metrics", set_metrics },
 	{ "DNS", add_dns },
 	{ "Table", set_table },

@@ -13,7 +13,8 @@
  * The format is wg(8)'s, with wg-quick(8)'s extra [Interface] keys:
  *
  *   [Interface]   PrivateKey, ListenPort, FwMark (number, 0x-hex or "off"), Address (list),
- *                 MTU (576-65535), Workers (1-64, myvpn's own), Metrics (ADDR:PORT,
+ *                 MTU (576-65535), Workers (1-64, myvpn's own), QueueTarget (ms, "off";
+ *                 myvpn's own), Metrics (ADDR:PORT,
  *                 myvpn's own), Gateway (yes, no or the uplink's name; myvpn's own),
  *                 Table (only "off" matters: no full tunnel), User (a user name
  *                 to run as after set-up, myvpn's own), Rendezvous ("serve", or the
@@ -81,6 +82,8 @@ struct config {
 	int address_count;
 	int mtu; /* 0 = unset; the caller applies its default (1420) */
 	int workers; /* data-path threads; 0 = unset, the caller's default */
+	uint64_t queue_target_ns; /* QueueTarget, when has_queue_target; 0 = off */
+	bool has_queue_target;
 	union endpoint metrics; /* the Prometheus listener, when has_metrics */
 	bool has_metrics;
 	bool gateway;		   /* Gateway = yes | IFNAME: the clients' way out */

@@ -128,9 +128,10 @@ static int open_queue(struct device *dev, const struct options *opts, unsigned i
 
 static int open_tun(struct device *dev, const struct options *opts, char *err, size_t errlen)
 {
-	unsigned int flags = dev->queues > 1 ? TUN_OPEN_MULTI_QUEUE : 0;
+	unsigned int count = dev->queues * dev->lanes;
+	unsigned int flags = count > 1 ? TUN_OPEN_MULTI_QUEUE : 0;
 
-	for (unsigned int i = 0; i < dev->queues; i++) {
+	for (unsigned int i = 0; i < count; i++) {
 		int fd = open_queue(dev, opts, i, flags, err, errlen);
 
 		if (fd < 0)
@@ -153,13 +154,15 @@ static int open_sockets(struct device *dev, const struct options *opts, char *er
 }
 
 /* The TCP listener takes the UDP port's number unless told otherwise; a client without a
- * fixed port listens on none but may still open connections (--transport tcp or auto). */
+ * fixed port listens on none but may still open connections (--transport tcp or auto).
+ * Plaintext peers (both sides named) stay on UDP: only a client and its server use TCP. */
 static int open_tcp(struct device *dev, const struct options *opts, char *err, size_t errlen)
 {
-	struct transport_tcp_options topts = { .udp_family = dev->udp_family };
+	struct transport_tcp_options topts = { .udp_family = dev->udp_family,
+					       .hello = opts->encrypted ? NULL : plain_tcp_hello };
 	int port = opts->tcp_port;
 
-	if (!opts->encrypted)
+	if (!opts->encrypted && opts->mode == MODE_PEER)
 		return 0;
 	if (port < 0)
 		port = opts->listen_port ? transport_local_port(dev->transports[0]) : 0;
@@ -172,11 +175,12 @@ static int open_tcp(struct device *dev, const struct options *opts, char *err, s
 static int alloc_queues(struct device *dev, unsigned int queues)
 {
 	dev->queues = queues;
-	dev->tun_fds = malloc(queues * sizeof(*dev->tun_fds));
+	dev->lanes = worker_lane_count(queues);
+	dev->tun_fds = malloc(queues * dev->lanes * sizeof(*dev->tun_fds));
 	dev->transports = calloc(queues, sizeof(*dev->transports));
 	if (!dev->tun_fds || !dev->transports)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < queues; i++)
+	for (unsigned int i = 0; i < queues * dev->lanes; i++)
 		dev->tun_fds[i] = -1;
 	return 0;
 }
@@ -213,16 +217,16 @@ fail:
 
 void device_release(struct device *dev)
 {
-	for (unsigned int i = 0; i < dev->queues; i++) {
+	for (unsigned int i = 0; i < dev->queues * dev->lanes; i++)
 		dev->tun_fds[i] = -1;
+	for (unsigned int i = 0; i < dev->queues; i++)
 		dev->transports[i] = NULL;
-	}
 	dev->tcp = NULL;
 }
 
 void device_close(struct device *dev)
 {
-	for (unsigned int i = 0; dev->tun_fds && i < dev->queues; i++)
+	for (unsigned int i = 0; dev->tun_fds && i < dev->queues * dev->lanes; i++)
 		if (dev->tun_fds[i] >= 0)
 			close(dev->tun_fds[i]);
 	for (unsigned int i = 0; dev->transports && i < dev->queues; i++)

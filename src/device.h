@@ -12,12 +12,14 @@ enum {
 	TUN_GSO_MAX_SEGS = 64, /* a super-packet read must fit one worker batch */
 };
 
-/* One TUN queue and one UDP socket per worker: the device owns them until the engine does. */
+/* One UDP socket and lanes TUN queues per worker (struct worker_lane): the device owns them
+ * until the engine does. */
 struct device {
 	char ifname[IFNAMSIZ];
 	unsigned int ifindex;
-	unsigned int queues;
-	int *tun_fds;
+	unsigned int queues;     /* workers: UDP sockets */
+	unsigned int lanes;      /* TUN queues per worker */
+	int *tun_fds;            /* queues * lanes */
 	struct transport **transports;
 	struct transport *tcp; /* NULL: no TCP listener and no TCP to peers */
 	int udp_family;
@@ -27,8 +29,8 @@ struct device {
 	union endpoint peer; /* resolved -a, in the socket's family; unset if none */
 };
 
-/* Opens queues TUN queues (IFF_MULTI_QUEUE when more than one) and as many UDP sockets on one
- * port. Either everything is set up, or nothing is left behind and err holds one line. */
+/* Opens queues UDP sockets on one port and worker_lane_count(queues) TUN queues for each
+ * (IFF_MULTI_QUEUE when more than one). Either everything is set up, or nothing is left behind and err holds one line. */
 int device_open(struct device *dev, const struct options *opts, unsigned int queues, char *err,
 		size_t errlen);
 /* The engine took the fds and transports: the device forgets them. */

@@ -56,8 +56,8 @@ static int open_eventfds(struct engine *e)
 }
 
 int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, size_t mtu,
-		const int *tun_fds, bool vnet_hdr, int gro_flags, struct transport **transports,
-		unsigned int count)
+		const int *tun_fds, unsigned int lanes, bool vnet_hdr, int gro_flags,
+		struct transport **transports, unsigned int count)
 {
 	int ret;
 
@@ -70,12 +70,14 @@ int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, si
 		ret = open_eventfds(e);
 	for (unsigned int i = 0; i < count; i++) {
 		if (ret || !e->workers) { /* the fds are ours to close, even unused */
-			close(tun_fds[i]);
+			for (unsigned int l = 0; l < lanes; l++)
+				close(tun_fds[i * lanes + l]);
 			transports[i]->ops->close(transports[i]);
 			continue;
 		}
 		e->worker_count = i + 1;
-		ret = worker_init(&e->workers[i], e, i, tun_fds[i], vnet_hdr, gro_flags, transports[i]);
+		ret = worker_init(&e->workers[i], e, i, tun_fds + i * lanes, lanes, vnet_hdr, gro_flags,
+				  transports[i]);
 	}
 	return ret;
 }

@@ -53,11 +53,12 @@ static inline void engine_set_mtu(struct engine *e, size_t mtu)
 
 /* The default worker count: online CPUs, capped at ENGINE_DEFAULT_MAX_WORKERS. */
 unsigned int engine_default_workers(void);
-/* Sets up the control loop and one worker per TUN queue / transport (count of each). The
- * fds and transports become the engine's, also on failure. 0 or -errno. */
+/* Sets up the control loop and count workers, each with one transport and lanes TUN queues
+ * (worker i takes tun_fds[i * lanes ..]). The fds and transports become the engine's, also on
+ * failure. 0 or -errno. */
 int engine_init(struct engine *e, const struct tunnel_ops *ops, void *tunnel, size_t mtu,
-		const int *tun_fds, bool vnet_hdr, int gro_flags, struct transport **transports,
-		unsigned int count);
+		const int *tun_fds, unsigned int lanes, bool vnet_hdr, int gro_flags,
+		struct transport **transports, unsigned int count);
 /* Gives the engine the device's TCP transport (it becomes the engine's, also on failure).
  * Before engine_run. 0 or -errno. */
 int engine_add_tcp(struct engine *e, struct transport *tcp);

@@ -147,6 +147,20 @@ static size_t build_v6(uint8_t *pkt, size_t len, size_t mtu, uint8_t **reply)
 	return IPV6_HLEN + icmp_len;
 }
 
+bool icmp_limit_allow(struct icmp_limit *l, uint64_t now_ns)
+{
+	uint64_t max = ICMP_LIMIT_BURST * ICMP_LIMIT_INTERVAL_NS;
+
+	l->credit_ns += now_ns - l->last_ns;
+	l->last_ns = now_ns;
+	if (l->credit_ns > max)
+		l->credit_ns = max;
+	if (l->credit_ns < ICMP_LIMIT_INTERVAL_NS)
+		return false;
+	l->credit_ns -= ICMP_LIMIT_INTERVAL_NS;
+	return true;
+}
+
 size_t icmp_build_too_big(uint8_t *pkt, size_t len, size_t mtu, uint8_t **reply)
 {
 	if (len < IPV4_HLEN)

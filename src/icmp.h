@@ -12,7 +12,19 @@ enum {
 	/* Bytes a reply needs before the packet it answers: its IPv6 + ICMPv6 headers. */
 	ICMP_TOO_BIG_HEADROOM = 40 + 8,
 	ICMP_IPV6_MIN_MTU = 1280, /* RFC 8200: every IPv6 link carries this much */
+	ICMP_LIMIT_BURST = 20,    /* answers sent at once after a quiet spell... */
 };
+#define ICMP_LIMIT_INTERVAL_NS 10000000ull /* ...then one per 10 ms: 100 a second */
+
+/* A token bucket of answers (one per worker), kept as time credit: each answer costs one
+ * interval, and credit accrues with the time that passed, up to the burst. Zeroed: full. */
+struct icmp_limit {
+	uint64_t credit_ns, last_ns;
+};
+
+/* Whether one more answer may go out at now_ns (a monotonic clock, never going back); if so,
+ * it is spent. */
+bool icmp_limit_allow(struct icmp_limit *l, uint64_t now_ns);
 
 /* The packet (a whole IPv4 or IPv6 packet of len bytes) is larger than mtu and may not be
  * fragmented on its way: IPv6, or IPv4 with DF set. An IPv6 packet is never too big for

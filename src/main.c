@@ -152,6 +152,8 @@ static void announce(const struct device *dev, const struct options *opts, struc
 			 dev->ifname);
 	log_info("%s mode on %s, MTU %d, listening on UDP port %d, %u worker%s", mode_name(opts->mode),
 		 dev->ifname, dev->mtu, port, dev->queues, dev->queues == 1 ? "" : "s");
+	if (e->tcp && transport_tcp_port(e->tcp))
+		log_info("listening on TCP port %d too", transport_tcp_port(e->tcp));
 	if (opts->peer_host)
 		log_info("peer %s", endpoint_format(&dev->peer, buf, sizeof(buf)));
 	if (opts->keepalive)
@@ -331,6 +333,19 @@ static int confine(const struct options *opts, struct tunnel *t, struct engine *
 	return 0;
 }
 
+/* Queue management's target: the command line's or the file's (setup copied it into opts),
+ * or CODEL_TARGET_NS_DEFAULT. */
+static uint64_t queue_target(const struct options *opts)
+{
+	return opts->queue_target_set ? opts->queue_target_ns : CODEL_TARGET_NS_DEFAULT;
+}
+
+static void set_queue_target(struct engine *e, uint64_t target_ns)
+{
+	for (unsigned int i = 0; i < e->worker_count; i++)
+		worker_set_queue_target(&e->workers[i], target_ns, codel_interval(target_ns));
+}
+
 static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 {
 	static struct engine engine;
@@ -343,8 +358,10 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
 
-	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->vnet_hdr,
-			  dev->gro_flags, dev->transports, dev->queues);
+	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->lanes,
+			  dev->vnet_hdr, dev->gro_flags, dev->transports, dev->queues);
+	if (!ret)
+		set_queue_target(&engine, queue_target(opts));
 	if (!ret && dev->tcp) {
 		ret = engine_add_tcp(&engine, dev->tcp);
 		dev->tcp = NULL;
@@ -432,6 +449,10 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 		opts->tcp_port = t->cfg.tcp_port;
 	if (!opts->transport_set)
 		opts->transport = (enum transport_mode)t->cfg.transport;
+	if (!opts->queue_target_set && t->cfg.has_queue_target) {
+		opts->queue_target_ns = t->cfg.queue_target_ns;
+		opts->queue_target_set = true;
+	}
 	if (!opts->has_metrics && t->cfg.has_metrics) {
 		opts->metrics = t->cfg.metrics;
 		opts->has_metrics = true;
@@ -648,7 +669,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	if (ret)
 		return ret;
 	if (!opts->encrypted) {
-		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive);
+		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive, opts->transport);
 		return wg_device_init(&t->wg, NULL);
 	}
 	if (opts->uapi_only)

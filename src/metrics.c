@@ -89,6 +89,16 @@ static uint64_t handshake_seconds(const struct wg_peer *p)
 	return p->last_handshake_real_ns / 1000000000u;
 }
 
+static uint64_t transport_switches(const struct wg_peer *p)
+{
+	return __atomic_load_n(&p->transport_switches, __ATOMIC_RELAXED);
+}
+
+static uint64_t over_tcp(const struct wg_peer *p)
+{
+	return p->endpoint.kind == TRANSPORT_TCP;
+}
+
 static int put_info(struct uapi_buf *out, const struct metrics_input *in, const struct wg_peer *p)
 {
 	struct ip_list ips = { .out = out };
@@ -125,6 +135,10 @@ static int put_peers(struct uapi_buf *out, const struct metrics_input *in)
 			   "bytes sent to the peer", tx_bytes);
 	ret |= peer_family(out, in, "wireguard_peer_last_handshake_seconds", "gauge",
 			   "Unix time of the latest handshake; 0 = never", handshake_seconds);
+	ret |= peer_family(out, in, "myvpn_peer_tcp", "gauge",
+			   "1 while the peer is reached over TCP, 0 over UDP", over_tcp);
+	ret |= peer_family(out, in, "myvpn_peer_transport_switches_total", "counter",
+			   "times the peer moved between UDP and TCP", transport_switches);
 	ret |= family(out, "wireguard_peer_info", "gauge", "the peer's allowed IPs and endpoint");
 	wg_for_each_peer(in->dev, p) {
 		if (n++ == METRICS_MAX_PEERS || ret)

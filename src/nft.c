@@ -2,9 +2,12 @@
 #include "nft.h"
 
 #include <errno.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* nft's message, first line only, without its "Error: " prefix. */
 static void first_line(const char *msg, char *err, size_t errlen)
@@ -19,11 +22,32 @@ static void first_line(const char *msg, char *err, size_t errlen)
 	snprintf(err, errlen, "nftables: %.*s", (int)len, msg);
 }
 
+/* libnftables exits the whole process when it cannot open its netlink socket (a kernel
+ * without nfnetlink): open one first, so that a missing nftables is an error the caller
+ * reports and unwinds. */
+static int kernel_support(char *err, size_t errlen)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER), ret;
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	ret = -errno;
+	if (err)
+		snprintf(err, errlen, "nftables unavailable: no netfilter netlink socket: %s",
+			 strerror(-ret));
+	return ret;
+}
+
 static int run(const char *cmd, char *out, size_t outlen, char *err, size_t errlen)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	int ret;
+	struct nft_ctx *nft;
+	int ret = kernel_support(err, errlen);
 
+	if (ret)
+		return ret;
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft) {
 		snprintf(err, errlen, "nftables: cannot create a context");
 		return -ENOMEM;

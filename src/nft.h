@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 /* Applies ruleset (nft syntax) atomically: all of it or, on error, none of it. Returns 0, or
- * -EINVAL with the first line of nft's message in err (-ENOMEM without a context). */
+ * -EINVAL with the first line of nft's message in err (-ENOMEM without a context; the socket's
+ * -errno, e.g. -EPROTONOSUPPORT, when the kernel has no nftables netlink interface). */
 int nft_apply(const char *ruleset, char *err, size_t errlen);
 
 /* Runs a "list ..." command and copies its output into out (NUL-terminated, truncated).

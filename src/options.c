@@ -1,5 +1,6 @@
 /* Command-line parsing for the seed-style modes (pure: reports errors in a buffer). */
 #include "options.h"
+#include "codel.h"
 #include "config.h"
 #include "mtu.h"
 
@@ -32,6 +33,7 @@ enum long_only_option {
 	OPT_NO_SANDBOX,
 	OPT_ALLOW_CORE_DUMPS,
 	OPT_PORT_MAPPING,
+	OPT_QUEUE_TARGET,
 };
 
 static const struct option long_options[] = {
@@ -51,6 +53,7 @@ static const struct option long_options[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "no-offload", no_argument, NULL, OPT_NO_OFFLOAD },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "queue-target", required_argument, NULL, OPT_QUEUE_TARGET },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "gateway", optional_argument, NULL, OPT_GATEWAY },
 	{ "route-all", no_argument, NULL, OPT_ROUTE_ALL },
@@ -210,6 +213,13 @@ static int parse_one(struct options *o, struct parse_state *st, int opt, const c
 		if (parse_int(arg, 1, CONFIG_WORKERS_MAX, &o->workers))
 			return fail(err, errlen, "workers '%s' out of range (1-%d)", arg,
 				    CONFIG_WORKERS_MAX);
+		return 0;
+	case OPT_QUEUE_TARGET:
+		if (codel_parse_target(arg, &o->queue_target_ns))
+			return fail(err, errlen,
+				    "queue target '%s' is not a time (e.g. 1, 0.5ms, 250us, or off; 0.01-1000 ms)",
+				    arg);
+		o->queue_target_set = true;
 		return 0;
 	case OPT_METRICS:
 		if (addr_parse_listen(arg, &o->metrics))
@@ -406,6 +416,8 @@ void options_usage(FILE *out, const char *prog)
 		"  -f, --foreground        with IFNAME: do not daemonize\n"
 		"      --no-offload        no TUN or UDP segmentation offloads (one packet per syscall)\n"
 		"      --workers N         data-path threads (1-%d; default: online CPUs, at most 8)\n"
+		"      --queue-target MS   queue management: mark or drop packets that waited longer\n"
+		"                          (default 1 ms; 'off' disables it)\n"
 		"      --tcp-port PORT     also listen on TCP PORT (default: the UDP port; 0 = off)\n"
 		"      --port-mapping[=no] ask the NAT router to forward our ports (NAT-PMP, UPnP IGD)\n"
 		"      --transport MODE    udp, tcp or auto (default: UDP, TCP when UDP is blocked)\n"

@@ -50,6 +50,10 @@ struct options {
 	/* --workers: data-path threads, 1..CONFIG_WORKERS_MAX; 0 = default. Allowed with -c,
 	 * where it overrides the file's Workers: it says how to run, not what the tunnel is. */
 	int workers;
+	/* --queue-target: queue management's sojourn target (codel.h); 0 = off. Overrides the
+	 * file's QueueTarget. */
+	uint64_t queue_target_ns;
+	bool queue_target_set;
 	/* --metrics ADDR:PORT: serve Prometheus metrics there; overrides the file's Metrics. */
 	union endpoint metrics;
 	bool has_metrics;

@@ -4,6 +4,7 @@
 
 #include "stats.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ enum rx_verdict {
 
 void plain_write_header(uint8_t *header, enum plain_type type);
 
+/* Whether a TCP stream whose first frame announces len bytes starting with first may carry the
+ * plaintext tunnel (transport_tcp_options.hello). */
+bool plain_tcp_hello(size_t len, uint8_t first);
+
 /* Classifies one received datagram. mtu is the TUN's: larger payloads are dropped. */
 enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_t *payload_len,
 			     enum drop_reason *why);
@@ -37,5 +42,11 @@ enum rx_verdict plain_decode(const uint8_t *dgram, size_t len, size_t mtu, size_
 /* Returns the length the IP header claims (<= len), or 0 with *why set if the buffer does not
  * hold a well-formed IPv4 or IPv6 packet. Trailing bytes beyond the claimed length are padding. */
 size_t ip_packet_length(const uint8_t *pkt, size_t len, enum drop_reason *why);
+
+/* A hash of the packet's flow that is the same in both directions: addresses, protocol and,
+ * for TCP and UDP, ports (an IPv4 fragment or an IPv6 packet with extension headers hashes by
+ * addresses and protocol alone). 0 for what is not IP. It spreads flows over TUN queues; it is
+ * not keyed, so it is for nothing an attacker could gain by colliding. */
+uint32_t packet_flow_hash(const uint8_t *pkt, size_t len);
 
 #endif

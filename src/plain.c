@@ -5,9 +5,14 @@
  * the inner source of its first IP packets. It then follows the client to a new address (NAT
  * re-mapping) only for a well-formed IP packet whose inner source is the client's tunnel
  * address, and only once the old address has been silent for PLAIN_ROAM_QUIET_NS; a bare
- * keepalive from a new address moves nothing. Every move is logged. Without authentication
+ * keepalive moves it only from the client's own host (another port, or the other transport:
+ * an idle client that switched between UDP and TCP), after the same silence. Every move is logged. Without authentication
  * someone who can forge such a packet while the client is silent can still redirect a server,
- * which is why the plaintext modes warn at start-up. */
+ * which is why the plaintext modes warn at start-up.
+ *
+ * A server answers each keepalive from its client's host (its endpoint, or another port or
+ * transport of the same address) with a keepalive: the client learns whether the path works,
+ * and a client on TCP learns that UDP works again (plain_transport.c). */
 #include "plain.h"
 #include "log.h"
 #include "packet.h"
@@ -93,6 +98,15 @@ static void learn_client(struct worker *w, struct plain_tunnel *t, const struct 
 	stats_add(&w->stats.endpoint_changes, 1);
 }
 
+static bool same_host(const union endpoint *a, const union endpoint *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
 static bool source_known(const struct plain_client_source *s, const uint8_t *ip)
 {
 	return (ip[0] >> 4) == 4 ? s->have4 : s->have6;
@@ -141,14 +155,15 @@ static void refuse_move(struct worker *w, const struct dgram_addr *from, const c
 static bool may_move(struct worker *w, struct plain_tunnel *t, const struct dgram_addr *from,
 		     const uint8_t *ip)
 {
-	const struct plain_client_source *s = &((struct plain_worker_state *)w->tunnel_local)->source;
+	const struct plain_worker_state *st = w->tunnel_local;
+	const struct plain_client_source *s = &st->source;
 	uint64_t last = __atomic_load_n(&t->last_rx_ns, __ATOMIC_RELAXED);
 
-	if (!ip) {
-		refuse_move(w, from, "a keepalive does not move a client");
+	if (!ip && !same_host(&from->remote, &st->endpoint.remote)) {
+		refuse_move(w, from, "a keepalive from another host does not move a client");
 		return false;
 	}
-	if ((s->have4 || s->have6) && !source_matches(s, ip)) {
+	if (ip && (s->have4 || s->have6) && !source_matches(s, ip)) {
 		refuse_move(w, from, "inner source is not the client's tunnel address");
 		return false;
 	}
@@ -192,6 +207,19 @@ static bool accept_source(struct worker *w, struct plain_tunnel *t, const struct
 	return false;
 }
 
+/* Server: the answer to a keepalive, to its sender, if that is our client's host. */
+static void answer_keepalive(struct worker *w, const struct dgram_addr *from)
+{
+	struct plain_worker_state *st = w->tunnel_local;
+	uint8_t header[PLAIN_HEADER_LEN];
+
+	if (!same_host(&from->remote, &st->endpoint.remote))
+		return;
+	plain_write_header(header, PLAIN_KEEPALIVE);
+	if (worker_send(w, header, sizeof(header), from) == 0)
+		stats_add(&w->stats.keepalives_sent, 1);
+}
+
 static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
 			  const struct dgram_addr *from, uint8_t **ip)
 {
@@ -204,12 +232,19 @@ static size_t plain_decap(struct worker *w, uint8_t *dgram, size_t len,
 		worker_drop(w, why);
 		return 0;
 	}
-	if (!accept_source(w, t, from, v == RX_DATA ? dgram + PLAIN_HEADER_LEN : NULL))
+	if (!accept_source(w, t, from, v == RX_DATA ? dgram + PLAIN_HEADER_LEN : NULL)) {
+		if (v == RX_KEEPALIVE && t->mode == MODE_SERVER)
+			answer_keepalive(w, from); /* a client on TCP asking whether UDP works */
 		return 0;
+	}
 	stats_add(&w->stats.rx_packets, 1);
 	stats_add(&w->stats.rx_bytes, len);
+	if (t->mode == MODE_CLIENT)
+		plain_transport_heard(t, from, w->loop.now_ns);
 	if (v == RX_KEEPALIVE) {
 		stats_add(&w->stats.keepalives_received, 1);
+		if (t->mode == MODE_SERVER)
+			answer_keepalive(w, from);
 		return 0;
 	}
 	*ip = dgram + PLAIN_HEADER_LEN;
@@ -229,20 +264,26 @@ static void arm_keepalive(struct plain_tunnel *t)
 			__atomic_load_n(&t->last_tx_ns, __ATOMIC_RELAXED) + t->keepalive_ns;
 }
 
-static void send_keepalive(struct plain_tunnel *t)
+void plain_send_keepalive(struct plain_tunnel *t, const struct dgram_addr *to)
 {
 	uint8_t header[PLAIN_HEADER_LEN];
+
+	if (!endpoint_is_set(&to->remote))
+		return;
+	plain_write_header(header, PLAIN_KEEPALIVE);
+	if (worker_send(engine_sender(t->engine), header, sizeof(header), to) == 0)
+		stats_add(&t->engine->stats.keepalives_sent, 1);
+	__atomic_store_n(&t->last_tx_ns, t->engine->loop.now_ns, __ATOMIC_RELAXED);
+}
+
+static void send_keepalive(struct plain_tunnel *t)
+{
 	struct dgram_addr to;
 
 	pthread_mutex_lock(&t->lock);
 	to = t->endpoint;
 	pthread_mutex_unlock(&t->lock);
-	if (!endpoint_is_set(&to.remote))
-		return;
-	plain_write_header(header, PLAIN_KEEPALIVE);
-	if (worker_send(engine_sender(t->engine), header, sizeof(header), &to) == 0)
-		stats_add(&t->engine->stats.keepalives_sent, 1);
-	__atomic_store_n(&t->last_tx_ns, t->engine->loop.now_ns, __ATOMIC_RELAXED);
+	plain_send_keepalive(t, &to);
 }
 
 /* Fires keepalive_ns after the last datagram sent; traffic in between pushes it back. */
@@ -256,10 +297,11 @@ static void on_keepalive_timer(struct loop_timer *timer)
 }
 
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,
-		int keepalive_seconds)
+		int keepalive_seconds, enum transport_mode transport)
 {
 	*t = (struct plain_tunnel){ .mode = mode, .endpoint = { .remote = *peer }, .generation = 1,
-				    .keepalive_ns = (uint64_t)keepalive_seconds * 1000000000ull };
+				    .keepalive_ns = (uint64_t)keepalive_seconds * 1000000000ull,
+				    .transport = mode == MODE_CLIENT ? transport : TRANSPORT_MODE_UDP };
 	pthread_mutex_init(&t->lock, NULL);
 	t->keepalive_timer.fire = on_keepalive_timer;
 }
@@ -271,6 +313,8 @@ void plain_free(struct plain_tunnel *t)
 
 int plain_start(struct plain_tunnel *t, struct engine *e)
 {
+	int ret;
+
 	t->engine = e;
 	for (unsigned int i = 0; i < e->worker_count; i++) {
 		e->workers[i].tunnel_local = calloc(1, sizeof(struct plain_worker_state));
@@ -278,6 +322,9 @@ int plain_start(struct plain_tunnel *t, struct engine *e)
 			return -ENOMEM;
 	}
 	t->last_tx_ns = e->loop.now_ns;
+	ret = plain_transport_start(t);
+	if (ret)
+		return ret;
 	if (t->mode == MODE_CLIENT)
 		send_keepalive(t);
 	arm_keepalive(t);

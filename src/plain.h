@@ -33,6 +33,13 @@ struct plain_tunnel {
 	uint64_t last_tx_ns;        /* atomic: last datagram of any kind sent */
 	struct loop_timer keepalive_timer;
 	struct engine *engine;
+	/* A client's transport (plain_transport.c): endpoint.kind says which one is in use. */
+	enum transport_mode transport;
+	uint64_t rx_ns[2];          /* atomic, client: last datagram from the server, per transport_kind */
+	uint64_t asked_ns;          /* control: our unanswered keepalive on the current transport; 0 = none */
+	uint64_t probe_ns;          /* control, on TCP: our last keepalive over UDP */
+	unsigned int unanswered;    /* control: asks in a row that got no answer */
+	struct loop_timer transport_timer;
 };
 
 /* A worker's copy of the endpoint (worker.tunnel_local). */
@@ -45,10 +52,19 @@ struct plain_worker_state {
 extern const struct tunnel_ops plain_ops;
 
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,
-		int keepalive_seconds);
+		int keepalive_seconds, enum transport_mode transport);
 void plain_free(struct plain_tunnel *t);
 /* Arms the keepalive timer on the control loop; a client speaks first, which opens its NAT
  * mapping at once. */
 int plain_start(struct plain_tunnel *t, struct engine *e);
+
+/* plain.c, for plain_transport.c: a keepalive to `to` now (control thread). */
+void plain_send_keepalive(struct plain_tunnel *t, const struct dgram_addr *to);
+
+/* plain_transport.c: UDP or TCP for a client. */
+/* Call from plain_start, after t->engine is set: 0 or -errno. */
+int plain_transport_start(struct plain_tunnel *t);
+/* Call from a worker for each datagram accepted from the server. */
+void plain_transport_heard(struct plain_tunnel *t, const struct dgram_addr *from, uint64_t now);
 
 #endif

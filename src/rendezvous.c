@@ -326,7 +326,7 @@ static void relay_through(struct wg_peer *p, struct wg_peer *server)
 
 	log_info("peer %u: no direct path; relayed through the rendezvous", p->id);
 	wg_peer_move(p, &via);
-	wg_send_initiation(p, false);
+	wg_send_initiation(p, WG_INITIATION_NEW);
 }
 
 /* One round: an initiation to every candidate; after the last round, the relay if no direct
@@ -555,7 +555,7 @@ static void connect_server(struct wg_device *dev, struct wg_peer *server, uint64
 
 	if (server->current || now - server->initiation_ns < wait)
 		return;
-	wg_send_initiation(server, false);
+	wg_send_initiation(server, WG_INITIATION_NEW);
 	dev->rdv.server_backoff_ns = wait * 2 < REKEY_TIMEOUT * NS_PER_S ? wait * 2
 								  : REKEY_TIMEOUT * NS_PER_S;
 }

@@ -196,6 +196,12 @@ static int parse_peer_line(struct show_peer *p, const char *key, const char *val
 		p->path_mtu = (uint32_t)v;
 	} else if (!strcmp(key, "allowed_ip")) {
 		ret = add_allowed_ip(p, value);
+	} else if (!strcmp(key, "transport")) {
+		if (strcmp(value, "udp") && strcmp(value, "tcp"))
+			return -EBADMSG;
+		strcpy(p->transport, value);
+	} else if (!strcmp(key, "transport_switches")) {
+		ret = parse_u64(value, UINT64_MAX, &p->transport_switches);
 	}
 	return ret;
 }
@@ -575,6 +581,26 @@ static void print_path_mtus(FILE *out, const struct show_interface *ifc)
 	}
 }
 
+/* myvpn's own, below wg's part too: each peer's transport now and its moves between the two. */
+static void print_transports(FILE *out, const struct show_interface *ifc)
+{
+	char b64[WGCRYPTO_KEY_B64_LEN + 1];
+	bool any = false;
+
+	for (size_t i = 0; i < ifc->peer_count; i++) {
+		const struct show_peer *p = &ifc->peers[i];
+
+		if (!p->transport[0])
+			continue;
+		if (!any)
+			fputs("\ntransport:\n", out);
+		any = true;
+		wgcrypto_key_to_base64(b64, p->public_key);
+		fprintf(out, "  peer %s: %s, %" PRIu64 " switch%s\n", b64, p->transport,
+			p->transport_switches, p->transport_switches == 1 ? "" : "es");
+	}
+}
+
 static void print_drops(FILE *out, const struct stats *st)
 {
 	bool any = false;
@@ -618,6 +644,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 	}
 	free(order);
 	print_path_mtus(out, ifc);
+	print_transports(out, ifc);
 	if (ifc->has_stats) {
 		fputc('\n', out);
 		print_drops(out, &ifc->stats);
@@ -668,8 +695,13 @@ static void json_peer(FILE *out, const struct show_peer *p)
 	fprintf(out,
 		"],\n        \"latest_handshake\": %" PRIu64 ",\n        \"rx_bytes\": %" PRIu64
 		",\n        \"tx_bytes\": %" PRIu64 ",\n        \"persistent_keepalive\": %u"
-		",\n        \"path_mtu\": %u",
+		",\n        \"path_mtu\": %u,\n        \"transport\": ",
 		p->last_handshake_sec, p->rx_bytes, p->tx_bytes, p->persistent_keepalive, p->path_mtu);
+	if (p->transport[0])
+		json_string(out, p->transport);
+	else
+		fputs("null", out);
+	fprintf(out, ",\n        \"transport_switches\": %" PRIu64, p->transport_switches);
 	if (p->path[0]) {
 		fputs(",\n        \"path\": ", out);
 		json_string(out, p->path);
@@ -688,13 +720,13 @@ static void json_counters(FILE *out, const struct show_interface *ifc)
 		fputs("    \"counters\": null,\n    \"drops\": null\n", out);
 		return;
 	}
-	fprintf(out,
-		"    \"counters\": {\n      \"rx_packets\": %" PRIu64 ",\n      \"tx_packets\": %" PRIu64
-		",\n      \"rx_bytes\": %" PRIu64 ",\n      \"tx_bytes\": %" PRIu64
-		",\n      \"keepalives_sent\": %" PRIu64 ",\n      \"keepalives_received\": %" PRIu64
-		",\n      \"endpoint_changes\": %" PRIu64 "\n    },\n    \"drops\": {",
-		st->rx_packets, st->tx_packets, st->rx_bytes, st->tx_bytes, st->keepalives_sent,
-		st->keepalives_received, st->endpoint_changes);
+	fputs("    \"counters\": {", out);
+	for (size_t i = 0; i < stats_counter_count; i++) {
+		fputs(i ? ",\n      " : "\n      ", out);
+		json_key(out, stats_counters[i].name);
+		fprintf(out, "%" PRIu64, stats_counter_value(st, &stats_counters[i]));
+	}
+	fputs("\n    },\n    \"drops\": {", out);
 	for (int r = 0; r < DROP_REASON_COUNT; r++) {
 		fputs(r ? ",\n      " : "\n      ", out);
 		json_key(out, stats_drop_reason_name(r));

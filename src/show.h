@@ -38,6 +38,8 @@ struct show_peer {
 	char path[8];
 	uint64_t relay_tx_bytes, relay_rx_bytes, relayed_bytes;
 	uint32_t path_mtu; /* probed (myvpn's own path_mtu); 0 = not probed: the interface's */
+	char transport[4]; /* myvpn's: "udp" or "tcp"; "" from a daemon that does not say */
+	uint64_t transport_switches; /* myvpn's: moves between UDP and TCP */
 	struct ip_prefix *allowed_ips; /* owned; in the daemon's order */
 	size_t allowed_ip_count, allowed_ip_cap;
 };

@@ -16,6 +16,8 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(handshakes_received, "handshake messages that passed every check"),
 	COUNTER(relayed_packets, "datagrams relayed between two peers (rendezvous)"),
 	COUNTER(relayed_bytes, "bytes of datagrams relayed between two peers (rendezvous)"),
+	COUNTER(ecn_marked, "packets marked ECN CE by queue management instead of dropped"),
+	COUNTER(transport_switches, "times a peer moved between UDP and TCP"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 
@@ -47,8 +49,12 @@ static const struct {
 	[DROP_HANDSHAKE_QUEUE_FULL] = { "handshake_queue_full", "handshake thread behind: message not queued" },
 	[DROP_RATELIMITED] = { "ratelimited", "too many handshake messages from one source address" },
 	[DROP_KERNEL_RX] = { "kernel_rx", "the socket's receive queue overflowed in the kernel" },
-	[DROP_TCP_BAD_FRAME] = { "tcp_bad_frame", "TCP: zero length, not WireGuard, or cut mid-frame" },
-	[DROP_TCP_TIMEOUT] = { "tcp_timeout", "TCP: connection idle too long or frame never completed" },
+	[DROP_TCP_NOT_TUNNEL] = { "tcp_not_tunnel", "TCP: a first frame that is not the tunnel's" },
+	[DROP_TCP_ZERO_LENGTH] = { "tcp_zero_length", "TCP: a frame of length 0" },
+	[DROP_TCP_CUT] = { "tcp_cut", "TCP: the stream ended inside a frame" },
+	[DROP_TCP_INCOMPLETE] = { "tcp_incomplete", "TCP: a frame not completed within 10 s" },
+	[DROP_TCP_SILENT] = { "tcp_silent", "TCP: a connection that sent nothing for 10 s" },
+	[DROP_TCP_IDLE] = { "tcp_idle", "TCP: a connection unused too long" },
 	[DROP_TCP_NO_CONN] = { "tcp_no_conn", "TCP: no connection to send on" },
 	[DROP_TCP_QUEUE_FULL] = { "tcp_queue_full", "TCP: the connection's send queue is full" },
 	[DROP_TCP_TOO_MANY] = { "tcp_too_many", "TCP: connection refused, too many open" },
@@ -59,6 +65,7 @@ static const struct {
 	[DROP_RELAY_DENIED] = { "relay_denied", "rendezvous: relay envelope refused (not peers, not introduced, not accepted)" },
 	[DROP_RELAY_RATELIMITED] = { "relay_ratelimited", "rendezvous: over the relay's rate limit" },
 	[DROP_TOO_BIG] = { "too_big", "larger than the tunnel's or the peer's path MTU, with DF or IPv6: answered with ICMP (or a path MTU probe larger than the local link)" },
+	[DROP_QUEUE_DELAY] = { "queue_delay", "queue management: waited above the queue target, not ECN-capable" },
 	[DROP_STAGED_OVERSIZED] = { "staged_oversized", "larger than the waiting packets' slots: the MTU grew during a handshake" },
 };
 

@@ -38,8 +38,12 @@ enum drop_reason {
 	DROP_HANDSHAKE_QUEUE_FULL, /* the handshake thread is behind: message not queued */
 	DROP_RATELIMITED,    /* too many handshake messages from one source address */
 	DROP_KERNEL_RX,      /* the kernel dropped datagrams: our socket's receive queue was full */
-	DROP_TCP_BAD_FRAME,  /* TCP: a length of 0, a first frame that is not WireGuard, or a stream cut mid-frame: closed */
-	DROP_TCP_TIMEOUT,    /* TCP: a connection silent too long, or a frame never completed */
+	DROP_TCP_NOT_TUNNEL, /* TCP: a stranger's first frame is not the tunnel's (not WireGuard): closed */
+	DROP_TCP_ZERO_LENGTH, /* TCP: a frame of length 0: closed */
+	DROP_TCP_CUT,        /* TCP: the stream ended inside a frame */
+	DROP_TCP_INCOMPLETE, /* TCP: a frame (or a stranger's first bytes) unfinished for 10 s: closed */
+	DROP_TCP_SILENT,     /* TCP: a stranger that sent nothing for 10 s: closed */
+	DROP_TCP_IDLE,       /* TCP: a connection unused too long: closed */
 	DROP_TCP_NO_CONN,    /* TCP: datagram for a connection that is gone (or cannot open yet) */
 	DROP_TCP_QUEUE_FULL, /* TCP: the connection's send queue is full (a slow reader) */
 	DROP_TCP_TOO_MANY,   /* TCP: a connection refused: the table is full */
@@ -53,6 +57,8 @@ enum drop_reason {
 	DROP_TOO_BIG,        /* larger than the tunnel's MTU (or the peer's path MTU) and not to be
 			      * fragmented: answered with ICMP "fragmentation needed" / "packet too big";
 			      * also a path MTU probe larger than the local link (EMSGSIZE) */
+	DROP_QUEUE_DELAY,    /* queue management (codel.h): a standing queue above the target, and
+			      * the packet's sender does not do ECN */
 	DROP_REASON_COUNT
 };
 
@@ -63,6 +69,8 @@ struct stats {
 	uint64_t endpoint_changes;
 	uint64_t handshakes_received;       /* initiations and responses that passed the checks */
 	uint64_t relayed_packets, relayed_bytes; /* rendezvous: datagrams forwarded between peers */
+	uint64_t ecn_marked;                /* packets marked CE by queue management, not dropped */
+	uint64_t transport_switches;        /* peers moved between UDP and TCP */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

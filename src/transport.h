@@ -69,6 +69,9 @@ struct transport_rx {
 	uint8_t *data; /* inside one of the caller's buffers; the caller may modify it */
 	size_t len;
 	struct dgram_addr from;
+	/* When the kernel queued it (CLOCK_REALTIME ns, SO_TIMESTAMPNS), or 0 if unknown: the
+	 * worker's queue management reads how long it waited in the socket. */
+	uint64_t arrival_ns;
 };
 
 struct transport_tx {
@@ -138,8 +141,9 @@ struct transport_udp_options {
 	uint32_t mark;   /* SO_MARK, 0 = none */
 };
 
-/* Opens count sockets bound to the same port (dual-stack where the kernel allows it, large
- * buffers, non-blocking, IP_PKTINFO/IPV6_RECVPKTINFO and SO_RXQ_OVFL on). A port another socket
+/* Opens count sockets bound to the same port (dual-stack where the kernel allows it, bounded
+ * buffers, non-blocking, IP_PKTINFO/IPV6_RECVPKTINFO, SO_RXQ_OVFL and, where
+ * the kernel has it, SO_TIMESTAMPNS on). A port another socket
  * already holds is refused (-EADDRINUSE), even one that would accept joining its
  * SO_REUSEPORT group. Either all are opened and out[0..count) set, or none, with a one-line
  * message in err. stats[i] becomes out[i]->stats. */
@@ -156,7 +160,12 @@ struct transport_tcp_options {
 	uint16_t port;   /* where to listen; 0: no listener, only connections we open */
 	int udp_family;  /* addresses are reported in this family, as the UDP transport's */
 	uint32_t mark;
+	/* Whether a stranger's first frame may be the tunnel's: its announced length and its
+	 * first byte. NULL: a WireGuard message (transport_tcp_hello_wireguard). */
+	bool (*hello)(size_t len, uint8_t first);
 };
+
+bool transport_tcp_hello_wireguard(size_t len, uint8_t first);
 
 /* One TCP transport serves the whole device: any thread may send on it (it has its own lock);
  * one thread receives. Its fd is an epoll instance over its listener, its connections and its
@@ -167,6 +176,10 @@ const struct stats *transport_tcp_stats(const struct transport *t);
 int transport_tcp_port(const struct transport *t); /* the listener's, or 0 */
 /* Open connections (for show and tests). */
 unsigned int transport_tcp_connections(const struct transport *t);
+/* Our connection to remote stopped being a peer's path (the peer is back on UDP): it closes
+ * once unused both ways for TCP_RETIRE_QUIET (2 s), so that datagrams already on their way
+ * still arrive. Sending on it again keeps it. Any thread. */
+void transport_tcp_retire(struct transport *t, const union endpoint *remote);
 
 /* ---- endpoints ---- */
 bool dgram_addr_equal(const struct dgram_addr *a, const struct dgram_addr *b); /* remote and local */

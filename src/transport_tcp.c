@@ -7,11 +7,14 @@
  * connection, a 1-second sweep timer and an eventfd that says "frames are waiting in our
  * buffers"; the receiving thread polls that one fd. Any thread may send: a mutex guards it all.
  *
- * A connection's life:
- *   accepted (a stranger) --first 3 bytes look like a WireGuard message--> speaking
- *   speaking --silent for CONN_IDLE--> closed;  a stranger silent for HELLO_TIMEOUT --> closed
- *   ours, unused both ways for OUTGOING_IDLE (the peer is back on UDP) --> closed
- *   any frame of length 0 or a first frame that is not WireGuard --> closed, counted
+ * A connection's life (each close but the last counted under its own drop reason):
+ *   accepted (a stranger) --first 3 bytes look like the tunnel's (a WireGuard message)--> speaking
+ *   a first frame that is not the tunnel's --> closed (tcp_not_tunnel)
+ *   any frame of length 0 --> closed (tcp_zero_length); the stream ends mid-frame (tcp_cut)
+ *   a stranger that sends nothing for HELLO_TIMEOUT --> closed (tcp_silent)
+ *   a frame (or a stranger's first bytes) unfinished for HELLO_TIMEOUT --> closed (tcp_incomplete)
+ *   speaking, silent for CONN_IDLE; ours, unused both ways for OUTGOING_IDLE --> closed (tcp_idle)
+ *   ours, retired (the peer is back on UDP) and unused both ways for RETIRE_QUIET --> closed
  * Connections we open (to a server) are found by remote address (dgram_addr.conn 0) and
  * reopened on demand, no sooner than a backoff that doubles after each failure up to 30 s.
  *
@@ -21,6 +24,7 @@
 #include "transport.h"
 #include "log.h"
 #include "messages.h"
+#include "tcp_framing.h"
 
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -38,10 +42,6 @@
 
 enum {
 	MAX_CONNS = 2048,
-	FRAME_HEADER = 2,
-	FRAME_MAX = 65535,
-	RX_CAP = FRAME_HEADER + FRAME_MAX,
-	TX_CAP = 256 * 1024, /* per connection: ~170 full-size packets queued, then drops */
 	MAX_DIALS = 16,
 	EV_LISTEN = MAX_CONNS, EV_TIMER, EV_MORE, /* epoll tags past the connection indices */
 };
@@ -50,6 +50,7 @@ enum {
 #define HELLO_TIMEOUT_NS (10 * NS)  /* a connection that never completes a frame */
 #define CONN_IDLE_NS (180 * NS)     /* REJECT_AFTER_TIME: no session outlives it */
 #define OUTGOING_IDLE_NS (60 * NS)  /* ours, unused both ways: the peer moved back to UDP */
+#define RETIRE_QUIET_NS (2 * NS)    /* ours, retired: unused both ways this long */
 #define CONNECT_TIMEOUT_NS (10 * NS)
 #define BACKOFF_MIN_NS (1 * NS)
 #define BACKOFF_MAX_NS (30 * NS)
@@ -57,14 +58,11 @@ enum {
 struct conn {
 	int fd;              /* -1: free slot */
 	uint32_t id;
-	bool outgoing, connecting, speaking, queued_more;
-	uint8_t head[3], head_have; /* a stranger's first bytes, before it has a buffer */
+	bool outgoing, connecting, queued_more, retired;
 	union endpoint remote;
 	uint64_t opened_ns, last_rx_ns, last_tx_ns;
-	uint8_t *rx;         /* RX_CAP bytes once speaking */
-	size_t rx_have;
-	uint8_t *tx;         /* TX_CAP bytes once a write was partial */
-	size_t tx_have;
+	struct tcp_rx rx;
+	struct tcp_tx tx;
 };
 
 /* Outgoing attempts by address: when the next may start. */
@@ -81,6 +79,7 @@ struct tcp_transport {
 	uint16_t port;
 	uint32_t mark;
 	uint32_t generation;
+	tcp_hello_fn *hello;
 	unsigned int open_count;
 	bool listen_paused;
 	struct conn conns[MAX_CONNS];
@@ -123,8 +122,8 @@ static void conn_close(struct tcp_transport *c, struct conn *k)
 	if (k->fd < 0)
 		return;
 	close(k->fd); /* leaves the epoll set with it */
-	free(k->rx);
-	free(k->tx);
+	tcp_rx_free(&k->rx);
+	tcp_tx_free(&k->tx);
 	*k = (struct conn){ .fd = -1 };
 	c->open_count--;
 }
@@ -236,55 +235,41 @@ static bool flush(struct tcp_transport *c, struct conn *k)
 {
 	ssize_t n;
 
-	if (!k->tx_have)
+	if (!k->tx.have)
 		return true;
-	n = send(k->fd, k->tx, k->tx_have, MSG_NOSIGNAL);
+	n = send(k->fd, k->tx.buf, k->tx.have, MSG_NOSIGNAL);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR;
-	memmove(k->tx, k->tx + n, k->tx_have - (size_t)n);
-	k->tx_have -= (size_t)n;
-	if (!k->tx_have)
+	tcp_tx_pop(&k->tx, (size_t)n);
+	if (!k->tx.have)
 		want_write(c, k, false);
 	return true;
 }
 
-static bool enqueue(struct tcp_transport *c, struct conn *k, const uint8_t *hdr,
-		    const uint8_t *data, size_t len, size_t skip)
-{
-	size_t frame = FRAME_HEADER + len - skip;
-
-	if (!k->tx && !(k->tx = malloc(TX_CAP)))
-		return false;
-	if (k->tx_have + frame > TX_CAP)
-		return false;
-	if (skip < FRAME_HEADER) {
-		memcpy(k->tx + k->tx_have, hdr + skip, FRAME_HEADER - skip);
-		k->tx_have += FRAME_HEADER - skip;
-		skip = FRAME_HEADER;
-	}
-	memcpy(k->tx + k->tx_have, data + (skip - FRAME_HEADER), len - (skip - FRAME_HEADER));
-	k->tx_have += len - (skip - FRAME_HEADER);
-	want_write(c, k, true);
-	return true;
-}
-
-/* One frame: straight to the socket when nothing waits before it, else behind the queue. */
+/* One frame: straight to the socket when nothing waits before it, else behind the queue.
+ * -ENOBUFS: the queue is full, the frame dropped whole; another error: the stream is broken. */
 static int send_frame(struct tcp_transport *c, struct conn *k, const uint8_t *data, size_t len)
 {
-	uint8_t hdr[FRAME_HEADER] = { (uint8_t)(len >> 8), (uint8_t)len };
-	struct iovec iov[2] = { { hdr, FRAME_HEADER }, { (void *)data, len } };
+	uint8_t hdr[TCP_FRAME_HEADER];
+	struct iovec iov[2] = { { hdr, TCP_FRAME_HEADER }, { (void *)data, len } };
 	ssize_t n = 0;
+	int ret;
 
-	if (!k->connecting && !k->tx_have) {
+	tcp_frame_header(hdr, len);
+	if (!k->connecting && !k->tx.have) {
 		n = writev(k->fd, iov, 2);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return -errno;
 		if (n < 0)
 			n = 0;
-		if ((size_t)n == FRAME_HEADER + len)
+		if ((size_t)n == TCP_FRAME_HEADER + len)
 			return 0;
 	}
-	return enqueue(c, k, hdr, data, len, (size_t)n) ? 0 : -ENOBUFS;
+	ret = tcp_tx_push(&k->tx, hdr, data, len, (size_t)n);
+	if (ret)
+		return n > 0 ? -EIO : ret; /* part of the frame left: the rest must follow */
+	want_write(c, k, true);
+	return 0;
 }
 
 static struct conn *route(struct tcp_transport *c, const struct dgram_addr *to)
@@ -304,7 +289,7 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < count; i++) {
-		struct conn *k = tx[i].len <= FRAME_MAX ? route(c, tx[i].to) : NULL;
+		struct conn *k = tx[i].len <= TCP_FRAME_MAX ? route(c, tx[i].to) : NULL;
 		int ret;
 
 		if (!k) {
@@ -313,6 +298,7 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 		}
 		ret = send_frame(c, k, tx[i].data, tx[i].len);
 		k->last_tx_ns = now_ns();
+		k->retired = false;
 		if (ret == -ENOBUFS) {
 			drop(c, DROP_TCP_QUEUE_FULL, k);
 		} else if (ret) {
@@ -330,12 +316,10 @@ static int tcp_send_batch(struct transport *t, const struct transport_tx *tx, in
 
 /* ---- receiving ---- */
 
-/* The first bytes of a stranger's stream: a WireGuard message of its exact size, or data. */
-static bool looks_like_wireguard(const uint8_t *p)
+/* A stranger's first frame: a WireGuard message of its exact size, or data. */
+bool transport_tcp_hello_wireguard(size_t len, uint8_t first)
 {
-	size_t len = (size_t)p[0] << 8 | p[1];
-
-	switch (p[2]) {
+	switch (first) {
 	case MESSAGE_HANDSHAKE_INITIATION: return len == MESSAGE_INITIATION_LEN;
 	case MESSAGE_HANDSHAKE_RESPONSE: return len == MESSAGE_RESPONSE_LEN;
 	case MESSAGE_HANDSHAKE_COOKIE: return len == MESSAGE_COOKIE_LEN;
@@ -344,49 +328,41 @@ static bool looks_like_wireguard(const uint8_t *p)
 	}
 }
 
-/* Reads what the socket has. A stranger is read 3 bytes at a time until it proves itself, so
- * it never costs a buffer. false: the connection is finished (closed by the peer, or bad). */
+static const enum drop_reason rx_drops[] = {
+	[TCP_RX_ZERO_LENGTH] = DROP_TCP_ZERO_LENGTH,
+	[TCP_RX_NOT_TUNNEL] = DROP_TCP_NOT_TUNNEL,
+	[TCP_RX_NO_MEMORY] = DROP_TCP_TOO_MANY,
+};
+
+/* Reads what the socket has (a stranger, only the missing bytes of its hello, so that it never
+ * costs a buffer). false: the connection is finished (closed by the peer, or bad: counted). */
 static bool fill(struct tcp_transport *c, struct conn *k)
 {
+	enum tcp_rx_status st;
+	uint8_t *at;
+	size_t room = tcp_rx_space(&k->rx, &at);
 	ssize_t n;
 
-	if (!k->speaking) {
-		n = recv(k->fd, k->head + k->head_have, sizeof(k->head) - k->head_have, 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return false;
-		if (n > 0)
-			k->head_have += (uint8_t)n;
-		if (k->head_have >= FRAME_HEADER && !k->head[0] && !k->head[1]) {
-			drop(c, DROP_TCP_BAD_FRAME, k);
-			return false;
-		}
-		if (k->head_have < sizeof(k->head))
-			return true;
-		if (!looks_like_wireguard(k->head)) {
-			drop(c, DROP_TCP_BAD_FRAME, k);
-			return false;
-		}
-		if (!(k->rx = malloc(RX_CAP)))
-			return false;
-		memcpy(k->rx, k->head, sizeof(k->head));
-		k->rx_have = sizeof(k->head);
-		k->speaking = true;
-	}
-	if (k->rx_have == RX_CAP)
+	if (!room)
 		return true; /* a whole frame waits: take() makes room */
-	n = recv(k->fd, k->rx + k->rx_have, RX_CAP - k->rx_have, 0);
+	n = recv(k->fd, at, room, 0);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		return false;
-	if (n > 0)
-		k->rx_have += (size_t)n;
+	if (n < 0)
+		return true;
+	st = tcp_rx_arrived(&k->rx, (size_t)n, c->hello);
+	if (st != TCP_RX_OK) {
+		drop(c, rx_drops[st], k);
+		tcp_rx_free(&k->rx); /* counted: not also as cut */
+		return false;
+	}
 	return true;
 }
 
-static void report_from(const struct tcp_transport *c, const struct conn *k, struct dgram_addr *from)
+static void report_from(const struct conn *k, struct dgram_addr *from)
 {
 	*from = (struct dgram_addr){ .remote = k->remote, .kind = TRANSPORT_TCP,
 				     .conn = k->outgoing ? 0 : k->id };
-	(void)c;
 }
 
 /* Moves the complete frames of k's buffer into the caller's buffers. Returns how many, or -1
@@ -394,38 +370,33 @@ static void report_from(const struct tcp_transport *c, const struct conn *k, str
 static int take(struct tcp_transport *c, struct conn *k, uint8_t *const *bufs, size_t buf_size,
 		int nbufs, struct transport_rx *out, bool *more)
 {
-	size_t off = 0;
-	int n = 0;
+	size_t off = 0, next = 0, len;
+	const uint8_t *frame;
+	int n = 0, got;
 
 	*more = false;
-	while (k->rx_have - off >= FRAME_HEADER) {
-		size_t len = (size_t)k->rx[off] << 8 | k->rx[off + 1];
-
-		if (!len) {
-			drop(c, DROP_TCP_BAD_FRAME, k);
-			return -1;
-		}
-		if (k->rx_have - off < FRAME_HEADER + len)
-			break;
+	while ((got = tcp_rx_next(&k->rx, &next, &frame, &len)) == 1) {
 		if (n == nbufs) {
 			*more = true;
 			break;
 		}
+		off = next;
 		if (len > buf_size) {
 			stats_drop(&c->stats, DROP_OVERSIZED, 1);
-		} else {
-			memcpy(bufs[n], k->rx + off + FRAME_HEADER, len);
-			out[n].data = bufs[n];
-			out[n].len = len;
-			report_from(c, k, &out[n].from);
-			stats_add(&c->stats.rx_packets, 1);
-			stats_add(&c->stats.rx_bytes, len);
-			n++;
+			continue;
 		}
-		off += FRAME_HEADER + len;
+		memcpy(bufs[n], frame, len);
+		out[n].data = bufs[n];
+		out[n].len = len;
+		report_from(k, &out[n].from);
+		n++;
 	}
-	memmove(k->rx, k->rx + off, k->rx_have - off);
-	k->rx_have -= off;
+	if (got < 0) {
+		drop(c, DROP_TCP_ZERO_LENGTH, k);
+		return -1;
+	}
+	if (off)
+		tcp_rx_consume(&k->rx, off);
 	if (n) {
 		k->last_rx_ns = now_ns();
 		if (k->outgoing)
@@ -474,16 +445,19 @@ static void sweep(struct tcp_transport *c)
 		if (k->fd < 0)
 			continue;
 		if (k->connecting && now - k->opened_ns > CONNECT_TIMEOUT_NS) {
-			drop(c, DROP_TCP_TIMEOUT, k);
+			drop(c, DROP_TCP_NO_CONN, k);
 			conn_close(c, k);
-		} else if ((!k->speaking || k->rx_have) && now - k->last_rx_ns > HELLO_TIMEOUT_NS) {
-			drop(c, DROP_TCP_TIMEOUT, k); /* silent stranger or an unfinished frame */
+		} else if ((!k->rx.speaking || k->rx.have) && now - k->last_rx_ns > HELLO_TIMEOUT_NS) {
+			drop(c, tcp_rx_mid_frame(&k->rx) ? DROP_TCP_INCOMPLETE : DROP_TCP_SILENT, k);
 			conn_close(c, k);
 		} else if (now - k->last_rx_ns > CONN_IDLE_NS ||
 			   (k->outgoing && now - k->last_rx_ns > OUTGOING_IDLE_NS &&
 			    now - k->last_tx_ns > OUTGOING_IDLE_NS)) {
-			drop(c, DROP_TCP_TIMEOUT, k);
+			drop(c, DROP_TCP_IDLE, k);
 			conn_close(c, k);
+		} else if (k->retired && now - k->last_rx_ns > RETIRE_QUIET_NS &&
+			   now - k->last_tx_ns > RETIRE_QUIET_NS) {
+			conn_close(c, k); /* no longer needed: not a drop */
 		}
 	}
 }
@@ -499,14 +473,14 @@ static void connected(struct tcp_transport *c, struct conn *k)
 
 		log_ratelimited(LOGL_INFO, now_ns(), "TCP connection to %s failed: %s",
 				endpoint_format(&k->remote, buf, sizeof(buf)), strerror(err));
-		stats_drop(&c->stats, DROP_TCP_NO_CONN, k->tx_have ? 1 : 0);
+		stats_drop(&c->stats, DROP_TCP_NO_CONN, k->tx.have ? 1 : 0);
 		conn_close(c, k);
 		return;
 	}
 	k->connecting = false;
 	if (!flush(c, k))
 		conn_close(c, k);
-	else if (!k->tx_have)
+	else if (!k->tx.have)
 		want_write(c, k, false);
 }
 
@@ -529,13 +503,14 @@ static int serve(struct tcp_transport *c, struct conn *k, uint32_t events, uint8
 	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !k->queued_more)
 		return 0;
 	if (!k->queued_more && !fill(c, k)) {
-		n = k->speaking ? take(c, k, bufs, buf_size, nbufs, out, &more) : 0;
-		if (n >= 0 && (k->rx_have || (!k->speaking && k->head_have)))
-			drop(c, DROP_TCP_BAD_FRAME, k); /* the stream ended inside a frame */
+		/* the frames that came before the end still count; then the rest, if any, is cut */
+		n = take(c, k, bufs, buf_size, nbufs, out, &more);
+		if (n >= 0 && !more && tcp_rx_mid_frame(&k->rx))
+			drop(c, DROP_TCP_CUT, k);
 		conn_close(c, k);
 		return n < 0 ? 0 : n;
 	}
-	n = k->speaking ? take(c, k, bufs, buf_size, nbufs, out, &more) : 0;
+	n = take(c, k, bufs, buf_size, nbufs, out, &more);
 	if (n < 0) {
 		conn_close(c, k);
 		return 0;
@@ -715,6 +690,7 @@ int transport_tcp_open(const struct transport_tcp_options *opts, struct transpor
 				   .stats = &c->stats };
 	c->listen_fd = c->timer_fd = c->more_fd = -1;
 	c->mark = opts->mark;
+	c->hello = opts->hello ? opts->hello : transport_tcp_hello_wireguard;
 	pthread_mutex_init(&c->lock, NULL);
 	for (unsigned int i = 0; i < MAX_CONNS; i++)
 		c->conns[i].fd = -1;
@@ -740,6 +716,18 @@ const struct stats *transport_tcp_stats(const struct transport *t)
 int transport_tcp_port(const struct transport *t)
 {
 	return ((const struct tcp_transport *)t)->port;
+}
+
+void transport_tcp_retire(struct transport *t, const union endpoint *remote)
+{
+	struct tcp_transport *c = tcp_of(t);
+	struct conn *k;
+
+	pthread_mutex_lock(&c->lock);
+	k = conn_outgoing(c, remote);
+	if (k)
+		k->retired = true;
+	pthread_mutex_unlock(&c->lock);
 }
 
 unsigned int transport_tcp_connections(const struct transport *t)

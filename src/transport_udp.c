@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 /* Room for every control message a datagram can carry to us: its destination (IPv4 on a
- * dual-stack socket comes in both forms), its GRO segment size and the kernel's drop counter. */
+ * dual-stack socket comes in both forms), its GRO segment size, the kernel's drop counter and
+ * its arrival time. */
 enum {
 	RX_CONTROL = CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +
-		     CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint32_t)),
+		     CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(uint32_t)) +
+		     CMSG_SPACE(sizeof(struct timespec)),
 	TX_CONTROL = CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)),
 };
 
@@ -119,8 +121,17 @@ static void count_kernel_drops(struct udp_transport *u, const struct cmsghdr *c)
 	u->rxq_seen = seen;
 }
 
+/* The kernel's receive time (SO_TIMESTAMPNS: CLOCK_REALTIME). */
+static void arrival_from(uint64_t *arrival_ns, const struct cmsghdr *c)
+{
+	struct timespec ts;
+
+	if (cmsg_get(c, &ts, sizeof(ts)))
+		*arrival_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void parse_control(struct udp_transport *u, struct msghdr *h, struct local_addr *local,
-			  size_t *segment)
+			  size_t *segment, uint64_t *arrival_ns)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 		int gro_size;
@@ -134,6 +145,8 @@ static void parse_control(struct udp_transport *u, struct msghdr *h, struct loca
 			*segment = (size_t)gro_size;
 		else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
 			count_kernel_drops(u, c);
+		else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+			arrival_from(arrival_ns, c);
 	}
 }
 
@@ -145,12 +158,13 @@ static int take(struct udp_transport *u, int i, uint8_t *buf, struct transport_r
 	struct mmsghdr *m = &u->rx_msgs[i];
 	struct dgram_addr from = { .remote = u->rx_names[i] };
 	size_t len = m->msg_len, segment = len, off = 0;
+	uint64_t arrival_ns = 0;
 
 	if (m->msg_hdr.msg_flags & MSG_TRUNC) {
 		stats_drop(u->t.stats, DROP_OVERSIZED, 1);
 		return count;
 	}
-	parse_control(u, &m->msg_hdr, &from.local, &segment);
+	parse_control(u, &m->msg_hdr, &from.local, &segment, &arrival_ns);
 	if (segment == 0 || segment > len)
 		segment = len;
 	do { /* once even for an empty datagram, so that the engine sees and counts it */
@@ -159,7 +173,8 @@ static int take(struct udp_transport *u, int i, uint8_t *buf, struct transport_r
 			break;
 		}
 		out[count++] = (struct transport_rx){
-			.data = buf + off, .len = len - off < segment ? len - off : segment, .from = from
+			.data = buf + off, .len = len - off < segment ? len - off : segment, .from = from,
+			.arrival_ns = arrival_ns,
 		};
 		off += segment;
 	} while (off < len);
@@ -526,7 +541,13 @@ static const struct transport_ops udp_ops = {
 	.close = udp_close,
 };
 
-enum { UDP_SOCKET_BUFFER = 4 << 20 }; /* absorbs bursts while a worker is busy elsewhere */
+/* The receive buffer's size is not what keeps latency low: the worker's queue management
+ * (codel.h) keeps the standing queue in it near the target by marking or dropping at its head,
+ * whatever the size. The size only bounds bursts, such as the data that arrives while a
+ * worker is descheduled on a busy machine (several MB at a few Gbit/s): a smaller buffer would
+ * tail-drop those, the sparse packets among them (pings, ACKs, handshakes) included. Linux
+ * doubles the value for its accounting. */
+enum { UDP_SOCKET_BUFFER = 4 << 20 };
 
 static int udp_local_port(int fd)
 {
@@ -621,6 +642,9 @@ static int configure(struct group *g, int fd, bool first, bool *gro)
 			return ret;
 	}
 	*gro = g->opts->offload && !set_int(fd, SOL_UDP, UDP_GRO, 1);
+	/* Arrival times for queue management; without them it has nothing to measure, and the
+	 * tunnel still works. */
+	set_int(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
 	return 0;
 }
 

@@ -127,8 +127,11 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 	ret |= uapi_buf_put_key(out, "preshared_key", p->hs.preshared_key);
 	ret |= uapi_buf_printf(out, "protocol_version=1\n");
 	if (endpoint_is_set(&p->endpoint.remote))
-		ret |= uapi_buf_printf(out, "endpoint=%s\n",
-				       endpoint_format(&p->endpoint.remote, ep, sizeof(ep)));
+		ret |= uapi_buf_printf(out, "endpoint=%s\ntransport=%s\n",
+				       endpoint_format(&p->endpoint.remote, ep, sizeof(ep)),
+				       p->endpoint.kind == TRANSPORT_TCP ? "tcp" : "udp");
+	ret |= uapi_buf_printf(out, "transport_switches=%llu\n", (unsigned long long)
+			       __atomic_load_n(&p->transport_switches, __ATOMIC_RELAXED));
 	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
 			       (unsigned long long)(hs / 1000000000u),
 			       (unsigned long long)(hs % 1000000000u));

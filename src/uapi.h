@@ -18,6 +18,9 @@
  *                                  { public_key=<hex>\n preshared_key=... allowed_ip=...
  *                                    [path_mtu=N\n] }*
  *                                  errno=0\n\n
+ *                                  Each peer also has myvpn's transport=udp|tcp (with its
+ *                                  endpoint) and transport_switches=N: wg skips keys it does
+ *                                  not know, so wg show and wg showconf are unchanged.
  *   set=1\n key=value\n ... \n  ->  errno=0\n\n  or  errno=-N\n\n
  *   stats=1\n\n                ->  rx_packets=N\n tx_packets=N\n rx_bytes=N\n tx_bytes=N\n
  *                                  keepalives_sent=N\n keepalives_received=N\n

@@ -127,6 +127,7 @@ struct wg_peer {
 	uint64_t initiation_ns;       /* when our last initiation left */
 	bool retry_flip;              /* on TCP, failing: every other retry goes over UDP */
 	unsigned int udp_unanswered;  /* initiations over UDP in a row without an answer */
+	bool endpoint_configured;     /* given an endpoint (config, UAPI): ours to dial over TCP */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
@@ -190,6 +191,7 @@ struct wg_device {
 	enum transport_mode transport;
 	struct rdv_device rdv; /* rendezvous.h */
 	uint8_t *probe_buf; /* control thread: path MTU probes are sealed here (SLOT_SIZE) */
+	uint64_t pmtu_raise_ns; /* how often probing looks for a path that grew (wg_pmtu_init) */
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -272,7 +274,13 @@ size_t wg_decap(struct worker *w, uint8_t *dgram, size_t len, const struct dgram
 		uint8_t **ip);
 
 /* wg_handshake.c (control thread) */
-void wg_send_initiation(struct wg_peer *peer, bool is_retry);
+/* Why an initiation leaves: it tells the auto transport how much UDP silence it shows. */
+enum wg_initiation_why {
+	WG_INITIATION_NEW,         /* traffic wants a session, or the current one is ageing */
+	WG_INITIATION_RETRY,       /* the last initiation went unanswered for REKEY_TIMEOUT */
+	WG_INITIATION_PEER_SILENT, /* we sent data and heard nothing for 15 s */
+};
+void wg_send_initiation(struct wg_peer *peer, enum wg_initiation_why why);
 /* One initiation, sent to each of to[0..count) (hole punching): whichever answers first
  * completes the handshake and becomes the endpoint. */
 void wg_send_initiation_to(struct wg_peer *peer, const struct dgram_addr *to, unsigned int count);
@@ -304,14 +312,17 @@ void wg_pmtu_note_tag(struct worker *w, struct wg_peer *p, const uint8_t *plain,
 /* Workers: a TCP SYN's MSS option is lowered to what fits mtu (checksum kept valid). */
 void wg_pmtu_clamp_mss(uint8_t *pkt, size_t len, size_t mtu);
 /* Control thread: timers and requests. */
+/* Sets the device's probing intervals: WG_PMTU_RAISE, or MYVPN_TEST_PMTU_RAISE seconds (tests
+ * only: a grown path found within seconds). */
+void wg_pmtu_init(struct wg_device *dev);
 void wg_pmtu_tick(struct wg_peer *p, uint64_t now);
 uint64_t wg_pmtu_deadline(const struct wg_peer *p);
 void wg_pmtu_serve(struct wg_peer *p);
 
 /* wg_transport.c (control thread): UDP or TCP, per peer. */
 /* Where the next initiation goes: the endpoint, or UDP when a probe is due; on a retry over
- * UDP in auto mode the peer moves to TCP. */
-void wg_transport_pick(struct wg_peer *p, bool is_retry, struct dgram_addr *to);
+ * UDP in auto mode the peer may move to TCP. */
+void wg_transport_pick(struct wg_peer *p, enum wg_initiation_why why, struct dgram_addr *to);
 /* Deadline of the peer's next UDP probe (0: none), and the probe when it is due. */
 uint64_t wg_transport_deadline(const struct wg_peer *p);
 void wg_transport_tick(struct wg_peer *p, uint64_t now);

@@ -51,6 +51,7 @@ int wg_device_init(struct wg_device *dev, const uint8_t *private_key)
 	pthread_mutex_init(&dev->requests_lock, NULL);
 	pthread_mutex_init(&dev->rdv.queue_lock, NULL);
 	dev->next_peer_id = 1;
+	wg_pmtu_init(dev);
 	harden_lock_keys(&dev->identity, sizeof(dev->identity)); /* the key may come later too */
 	ret = init_lock(dev);
 	if (!ret)

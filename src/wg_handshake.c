@@ -187,7 +187,11 @@ void wg_peer_move(struct wg_peer *p, const struct dgram_addr *from)
 	}
 	if (p->endpoint.kind != from->kind && endpoint_is_set(&p->endpoint.remote)) {
 		__atomic_fetch_add(&p->transport_switches, 1, __ATOMIC_RELAXED);
+		stats_add(&control_stats(p->dev)->transport_switches, 1);
 		log_info("peer %u: now over %s", p->id, wg_transport_name(from));
+		if (p->endpoint.kind == TRANSPORT_TCP && !p->endpoint.conn && p->dev->engine &&
+		    p->dev->engine->tcp)
+			transport_tcp_retire(p->dev->engine->tcp, &p->endpoint.remote);
 	}
 	wg_write_lock(p->dev);
 	p->endpoint = *from;
@@ -395,14 +399,14 @@ static void initiate(struct wg_peer *p, const struct dgram_addr *to, unsigned in
 	pthread_mutex_unlock(&p->lock);
 }
 
-void wg_send_initiation(struct wg_peer *p, bool is_retry)
+void wg_send_initiation(struct wg_peer *p, enum wg_initiation_why why)
 {
 	struct dgram_addr to;
 
 	if (!endpoint_is_set(&p->endpoint.remote))
 		return;
-	wg_transport_pick(p, is_retry, &to);
-	initiate(p, &to, 1, is_retry);
+	wg_transport_pick(p, why, &to);
+	initiate(p, &to, 1, why == WG_INITIATION_RETRY);
 }
 
 void wg_send_initiation_to(struct wg_peer *p, const struct dgram_addr *to, unsigned int count)
@@ -453,7 +457,7 @@ static void serve(struct wg_peer *p, unsigned int requests)
 	if (requests & WG_REQ_PROMOTE)
 		promote(p);
 	if (requests & WG_REQ_INITIATE)
-		wg_send_initiation(p, false);
+		wg_send_initiation(p, WG_INITIATION_NEW);
 	if (requests & WG_REQ_PMTU)
 		wg_pmtu_serve(p);
 }

@@ -137,6 +137,7 @@ int wg_peer_allow(struct wg_peer *peer, const struct ip_prefix *prefix)
 void wg_peer_set_endpoint(struct wg_peer *p, const struct dgram_addr *ep)
 {
 	p->endpoint = *ep;
+	p->endpoint_configured = true;
 	wg_transport_configure(p->dev, &p->endpoint);
 }
 

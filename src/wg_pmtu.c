@@ -26,8 +26,9 @@
  * path carries it all); if three tries go unanswered, a binary search on 16-byte steps between
  * WG_PMTU_BASE and the largest untried size. Once found, the size is confirmed every
  * WG_PMTU_CONFIRM: three lost confirmations mean the path shrank (a black hole), and the MTU
- * drops to WG_PMTU_BASE at once while a new search runs. Every WG_PMTU_RAISE a search above
- * the current size looks for a path that grew.
+ * drops to WG_PMTU_BASE at once while a new search runs. WG_PMTU_RAISE after a search began, a
+ * search above the current size looks for a path that grew: the whole TUN MTU first, as at
+ * the start. Until it succeeds, the size in use stays.
  */
 #include "wg.h"
 #include "log.h"
@@ -210,6 +211,23 @@ void wg_pmtu_clamp_mss(uint8_t *pkt, size_t len, size_t mtu)
 
 /* ---- control thread ---- */
 
+void wg_pmtu_init(struct wg_device *dev)
+{
+	const char *test = getenv("MYVPN_TEST_PMTU_RAISE");
+
+	dev->pmtu_raise_ns = test ? NS(strtoul(test, NULL, 10)) : WG_PMTU_RAISE;
+	if (!dev->pmtu_raise_ns)
+		dev->pmtu_raise_ns = WG_PMTU_RAISE;
+}
+
+/* DONE: the next confirmation, or the search for a grown path if that comes first. */
+static void schedule_done(struct wg_pmtu *m, uint64_t now)
+{
+	m->deadline_ns = now + WG_PMTU_CONFIRM;
+	if (m->raise_ns > now && m->raise_ns < m->deadline_ns)
+		m->deadline_ns = m->raise_ns;
+}
+
 static size_t tun_mtu(const struct wg_peer *p)
 {
 	return engine_mtu(p->dev->engine);
@@ -255,7 +273,7 @@ static void next_probe(struct wg_peer *p, uint64_t now)
 		set_mtu(p, m->lo, "probed");
 		m->size = m->lo;
 		m->tries = 0;
-		m->deadline_ns = now + WG_PMTU_CONFIRM;
+		schedule_done(m, now);
 		return;
 	}
 	m->size = m->lo + (half > WG_PMTU_STEP ? half : WG_PMTU_STEP);
@@ -274,7 +292,7 @@ static void start_search(struct wg_peer *p, size_t lo, size_t hi, uint64_t now)
 	m->size = hi; /* the whole MTU first: most paths carry it */
 	m->id++;
 	m->tries = 0;
-	m->raise_ns = now + WG_PMTU_RAISE;
+	m->raise_ns = now + p->dev->pmtu_raise_ns;
 	send_probe(p, now);
 }
 
@@ -320,9 +338,12 @@ void wg_pmtu_tick(struct wg_peer *p, uint64_t now)
 	if (now < m->deadline_ns)
 		return;
 	if (m->state == WG_PMTU_DONE && !m->confirming) {
-		if (now >= m->raise_ns && m->lo + WG_PMTU_STEP <= top) {
-			start_search(p, m->lo, top, now); /* the path may have grown */
-			return;
+		if (now >= m->raise_ns) {
+			if (m->lo + WG_PMTU_STEP <= top) {
+				start_search(p, m->lo, top, now); /* the path may have grown */
+				return;
+			}
+			m->raise_ns = now + p->dev->pmtu_raise_ns; /* at the TUN's MTU already */
 		}
 		m->confirming = true; /* the size in use, with a fresh id */
 		m->id++;
@@ -353,7 +374,7 @@ static void acked(struct wg_peer *p, uint64_t now)
 		next_probe(p, now);
 	} else if (m->state == WG_PMTU_DONE) {
 		m->confirming = false;
-		m->deadline_ns = now + WG_PMTU_CONFIRM;
+		schedule_done(m, now);
 	}
 }
 

@@ -65,7 +65,7 @@ static void want_handshake(struct wg_peer *p)
 	wanted = timers_handshake_wanted(&p->timers, wg_now(p->dev));
 	pthread_mutex_unlock(&p->lock);
 	if (wanted)
-		wg_send_initiation(p, false);
+		wg_send_initiation(p, WG_INITIATION_NEW);
 }
 
 static void act(struct wg_peer *p, unsigned int actions)
@@ -73,7 +73,8 @@ static void act(struct wg_peer *p, unsigned int actions)
 	if (actions & TIMER_GIVE_UP)
 		give_up(p);
 	else if (actions & (TIMER_SEND_HANDSHAKE_RETRY | TIMER_SEND_NEW_HANDSHAKE))
-		wg_send_initiation(p, actions & TIMER_SEND_HANDSHAKE_RETRY);
+		wg_send_initiation(p, actions & TIMER_SEND_HANDSHAKE_RETRY ? WG_INITIATION_RETRY :
+				   WG_INITIATION_PEER_SILENT);
 	if (actions & (TIMER_SEND_KEEPALIVE | TIMER_SEND_PERSISTENT_KEEPALIVE)) {
 		if (p->current)
 			wg_send_keepalive(p);

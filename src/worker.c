@@ -6,12 +6,15 @@
 #include "engine.h"
 #include "icmp.h"
 #include "log.h"
+#include "packet.h"
+#include "ping_trace.h"
 #include "rendezvous.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 static uint8_t *slot(uint8_t *slots, int i)
@@ -27,26 +30,6 @@ void worker_drop(struct worker *w, enum drop_reason why)
 
 _Static_assert((int)SLOT_HEADROOM >= (int)ICMP_TOO_BIG_HEADROOM, "an ICMP answer is built in the headroom");
 
-enum {
-	ICMP_INTERVAL_NS = 10 * 1000 * 1000, /* 100 answers a second per worker... */
-	ICMP_BURST = 20,                     /* ...after a burst of 20 */
-};
-
-/* Token bucket kept as time credit: each answer costs one interval. */
-static bool icmp_allowed(struct worker *w)
-{
-	uint64_t now = w->loop.now_ns, max = (uint64_t)ICMP_BURST * ICMP_INTERVAL_NS;
-
-	w->icmp_credit_ns += now - w->icmp_last_ns;
-	w->icmp_last_ns = now;
-	if (w->icmp_credit_ns > max)
-		w->icmp_credit_ns = max;
-	if (w->icmp_credit_ns < ICMP_INTERVAL_NS)
-		return false;
-	w->icmp_credit_ns -= ICMP_INTERVAL_NS;
-	return true;
-}
-
 bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu)
 {
 	uint8_t *reply;
@@ -55,11 +38,15 @@ bool worker_too_big(struct worker *w, uint8_t *pkt, size_t len, size_t mtu)
 	if (!icmp_too_big(pkt, len, mtu))
 		return false;
 	worker_drop(w, DROP_TOO_BIG);
-	if (!icmp_allowed(w))
+	if (!icmp_limit_allow(&w->icmp_limit, w->loop.now_ns))
 		return true;
 	reply_len = icmp_build_too_big(pkt, len, mtu, &reply);
-	if (reply_len)
-		tun_write_batch(&w->tun, &reply, &reply_len, 1);
+	if (reply_len) {
+		/* on the lane of the answer's flow, as every packet written to the TUN */
+		unsigned int lane = packet_flow_hash(reply, reply_len) % w->lane_count;
+
+		tun_write_batch(&w->lanes[lane].tun, &reply, &reply_len, 1);
+	}
 	return true;
 }
 
@@ -149,6 +136,7 @@ static int frame_batch(struct worker *w, int count)
 			worker_drop(w, DROP_TUN_NOT_IP);
 			continue;
 		}
+		PING_TRACE("tunread", w->tx_pkts[i], w->tx_lens[i], 0);
 		len = w->ops->encap(w, w->tx_pkts[i], w->tx_lens[i], &dgram, &to);
 		if (len)
 			w->tx[ready++] = (struct transport_tx){ .data = dgram, .len = len, .to = to };
@@ -156,20 +144,22 @@ static int frame_batch(struct worker *w, int count)
 	return ready;
 }
 
+/* One batch from one lane: the other lanes' turn comes before this one's next batch. */
 static void on_tun_readable(struct loop_source *src, uint32_t events)
 {
-	struct worker *w = container_of(src, struct worker, tun_source);
+	struct worker_lane *lane = container_of(src, struct worker_lane, source);
+	struct worker *w = lane->w;
 	int count, ready;
 
 	if (w->ops->batch_begin)
 		w->ops->batch_begin(w);
-	count = tun_read_batch(&w->tun, w->tx_pkts, SLOT_MAX_PACKET, w->tx_lens, WORKER_BATCH);
+	count = tun_read_batch(&lane->tun, w->tx_pkts, SLOT_MAX_PACKET, w->tx_lens, WORKER_BATCH);
 	ready = frame_batch(w, count);
 	if (ready)
 		send_locked(w, w->tx, ready);
 	if (w->ops->batch_end)
 		w->ops->batch_end(w);
-	if (w->tun.gone)
+	if (lane->tun.gone)
 		engine_stop(w->engine);
 }
 
@@ -182,29 +172,101 @@ static int rx_buffers(const struct worker *w)
 	return n < WORKER_BATCH ? n : WORKER_BATCH;
 }
 
-static void write_tun(struct worker *w, int count)
+static void write_lane(struct worker_lane *lane, uint8_t **pkts, size_t *lens, int count)
 {
 	for (int i = 0; i < count; i += OFFLOAD_MAX_BATCH) {
 		int n = count - i < OFFLOAD_MAX_BATCH ? count - i : OFFLOAD_MAX_BATCH;
 
-		tun_write_batch(&w->tun, w->rx_ip + i, w->rx_ip_len + i, n);
+		tun_write_batch(&lane->tun, pkts + i, lens + i, n);
 	}
+}
+
+/* Writes each packet on the lane of its flow (see struct worker_lane): the kernel then sends
+ * that flow's replies to the same lane. A stable counting sort by lane keeps each flow's
+ * order (and its segments next to each other, for coalescing). */
+static void write_tun(struct worker *w, int count)
+{
+	uint8_t lane_of[TRANSPORT_MAX_RX];
+	int start[WORKER_MAX_LANES + 1] = { 0 }, at[WORKER_MAX_LANES];
+
+	if (w->lane_count == 1) {
+		write_lane(&w->lanes[0], w->rx_ip, w->rx_ip_len, count);
+		return;
+	}
+	for (int i = 0; i < count; i++) {
+		lane_of[i] = (uint8_t)(packet_flow_hash(w->rx_ip[i], w->rx_ip_len[i]) % w->lane_count);
+		start[lane_of[i] + 1]++;
+	}
+	for (unsigned int l = 0; l < w->lane_count; l++)
+		start[l + 1] += start[l];
+	memcpy(at, start, sizeof(at));
+	for (int i = 0; i < count; i++) {
+		int pos = at[lane_of[i]]++;
+
+		w->rx_lane_ip[pos] = w->rx_ip[i];
+		w->rx_lane_len[pos] = w->rx_ip_len[i];
+	}
+	for (unsigned int l = 0; l < w->lane_count; l++)
+		if (start[l + 1] > start[l])
+			write_lane(&w->lanes[l], w->rx_lane_ip + start[l], w->rx_lane_len + start[l],
+				   start[l + 1] - start[l]);
+}
+
+void worker_set_queue_target(struct worker *w, uint64_t target_ns, uint64_t interval_ns)
+{
+	codel_init(&w->rx_codel, target_ns, interval_ns);
+}
+
+/* The receive timestamps' clock (SO_TIMESTAMPNS), read once per batch. */
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a datagram waited in the socket; 0 if unknown (or the clock stepped back). */
+static uint64_t sojourn(const struct transport_rx *rx, uint64_t now_real)
+{
+	return rx->arrival_ns && now_real > rx->arrival_ns ? now_real - rx->arrival_ns : 0;
+}
+
+/* Queue management on a packet about to be written to the TUN: false if it is to be dropped
+ * (counted). The signal falls on a decrypted packet, as only its inner header tells whether
+ * its sender takes a CE mark instead of a loss; CoDel signals rarely (about one packet per
+ * interval/sqrt(n)), so the crypto spent on the dropped ones is negligible. */
+static bool admit(struct worker *w, const struct transport_rx *rx, uint8_t *ip, size_t len,
+		  uint64_t now_real)
+{
+	if (!rx->arrival_ns || !codel_decide(&w->rx_codel, sojourn(rx, now_real), w->loop.now_ns, len))
+		return true;
+	if (codel_ecn_mark(ip, len)) {
+		stats_add(&w->stats.ecn_marked, 1);
+		return true;
+	}
+	worker_drop(w, DROP_QUEUE_DELAY);
+	return false;
 }
 
 static void receive(struct worker *w, struct transport *t, int nbufs)
 {
 	int n, count = 0;
+	uint64_t now_real;
 
 	if (w->ops->batch_begin)
 		w->ops->batch_begin(w);
 	n = transport_recv_batch(t, w->rx_bufs, SLOT_SIZE, nbufs, w->rx, TRANSPORT_MAX_RX);
 	if (n < 0)
 		log_ratelimited(LOGL_WARN, w->loop.now_ns, "receive: %s", strerror(-n));
+	now_real = n > 0 && (w->rx_codel.target_ns || PING_TRACE_ON) ? realtime_ns() : 0;
 	for (int i = 0; i < n; i++) {
 		uint8_t *ip;
 		size_t ip_len = w->ops->decap(w, w->rx[i].data, w->rx[i].len, &w->rx[i].from, &ip);
 
-		if (ip_len) {
+		if (ip_len)
+			PING_TRACE("decap", ip, ip_len, sojourn(&w->rx[i], now_real));
+		if (ip_len && admit(w, &w->rx[i], ip, ip_len, now_real)) {
 			w->rx_ip[count] = ip;
 			w->rx_ip_len[count++] = ip_len;
 		}
@@ -270,26 +332,51 @@ static int alloc_slots(struct worker *w)
 	return 0;
 }
 
-int worker_init(struct worker *w, struct engine *e, unsigned int id, int tun_fd, bool vnet_hdr,
-		int gro_flags, struct transport *transport)
+static int init_lanes(struct worker *w, const int *tun_fds, bool vnet_hdr, int gro_flags)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < w->lane_count; i++) {
+		struct worker_lane *lane = &w->lanes[i];
+
+		lane->w = w;
+		lane->source.on_event = on_tun_readable;
+		if (!ret)
+			ret = tun_queue_init(&lane->tun, tun_fds[i], vnet_hdr, gro_flags, &w->stats);
+		else
+			lane->tun.fd = tun_fds[i]; /* ours to close with the rest */
+	}
+	return ret;
+}
+
+static int watch_lanes(struct worker *w)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; i < w->lane_count && !ret; i++)
+		ret = loop_add_fd(&w->loop, w->lanes[i].tun.fd, EPOLLIN, &w->lanes[i].source);
+	return ret;
+}
+
+int worker_init(struct worker *w, struct engine *e, unsigned int id, const int *tun_fds,
+		unsigned int lanes, bool vnet_hdr, int gro_flags, struct transport *transport)
 {
 	int ret;
 
 	*w = (struct worker){ .engine = e, .id = id, .ops = e->ops, .tunnel = e->tunnel,
 			      .transport = transport, .prng = 0x9e3779b97f4a7c15ull * (id + 1),
-			      .loop = { .epoll_fd = -1 }, .tun = { .fd = tun_fd } };
+			      .loop = { .epoll_fd = -1 }, .lane_count = lanes };
 	pthread_mutex_init(&w->send_lock, NULL);
-	w->tun_source.on_event = on_tun_readable;
 	w->udp_source.on_event = on_udp_readable;
 	w->stop_source.on_event = on_stop;
 	transport->stats = &w->stats;
-	ret = tun_queue_init(&w->tun, tun_fd, vnet_hdr, gro_flags, &w->stats);
+	ret = init_lanes(w, tun_fds, vnet_hdr, gro_flags);
 	if (!ret)
 		ret = alloc_slots(w);
 	if (!ret)
 		ret = loop_init(&w->loop);
 	if (!ret)
-		ret = loop_add_fd(&w->loop, tun_fd, EPOLLIN, &w->tun_source);
+		ret = watch_lanes(w);
 	if (!ret)
 		ret = loop_add_fd(&w->loop, transport->fd, EPOLLIN, &w->udp_source);
 	if (!ret)
@@ -303,10 +390,12 @@ void worker_free(struct worker *w)
 	if (w->transport)
 		w->transport->ops->close(w->transport);
 	w->transport = NULL;
-	if (w->tun.fd >= 0)
-		close(w->tun.fd);
-	w->tun.fd = -1;
-	tun_queue_free(&w->tun);
+	for (unsigned int i = 0; i < w->lane_count; i++) {
+		if (w->lanes[i].tun.fd >= 0)
+			close(w->lanes[i].tun.fd);
+		w->lanes[i].tun.fd = -1;
+		tun_queue_free(&w->lanes[i].tun);
+	}
 	free(w->tunnel_local);
 	w->tunnel_local = NULL;
 	free(w->tx_slots);

@@ -9,6 +9,8 @@
 #ifndef MYVPN_WORKER_H
 #define MYVPN_WORKER_H
 
+#include "codel.h"
+#include "icmp.h"
 #include "loop.h"
 #include "stats.h"
 #include "transport.h"
@@ -18,6 +20,8 @@
 #include <stdbool.h>
 
 enum {
+	WORKER_MAX_LANES = 8,      /* TUN queues per worker */
+	WORKER_TUN_QUEUES_MAX = 256, /* the kernel's limit per TUN device (MAX_TAP_QUEUES) */
 	WORKER_BATCH = TRANSPORT_MAX_BATCH,
 	SLOT_SIZE = 66048,  /* any IP packet (or 64 KB GSO read) fits, with head- and tailroom */
 	SLOT_HEADROOM = 64, /* room to prepend a header (or an ICMP answer) without moving the packet */
@@ -27,6 +31,17 @@ enum {
 
 struct worker;
 struct engine;
+
+/* One of a worker's TUN queues. The kernel sends each flow's outgoing packets to the queue
+ * that last wrote that flow's incoming ones, and the worker writes each flow to the lane its
+ * hash picks (packet_flow_hash): flows that hash apart wait in separate rings, so a ping or an
+ * ACK is not queued behind a bulk transfer's backlog; the worker serves its lanes in turn, a
+ * batch each. This is the flow queueing of fq_codel, done by the kernel's multi-queue TUN. */
+struct worker_lane {
+	struct tun_queue tun;
+	struct loop_source source;
+	struct worker *w;
+};
 
 struct tunnel_ops {
 	/* Around each batch, on the worker's thread: the tunnel takes its shared state for
@@ -53,12 +68,13 @@ struct worker {
 	const struct tunnel_ops *ops;
 	void *tunnel;       /* the ops' shared state */
 	void *tunnel_local; /* the ops' state for this worker alone; freed with it */
-	struct tun_queue tun;
+	struct worker_lane lanes[WORKER_MAX_LANES];
+	unsigned int lane_count;
 	struct transport *transport;
 	pthread_mutex_t send_lock; /* the control thread sends on this worker's transport too */
-	struct loop_source tun_source, udp_source, stop_source, tcp_source;
+	struct loop_source udp_source, stop_source, tcp_source;
 	uint64_t prng; /* timer jitter only; never for anything secret */
-	uint64_t icmp_credit_ns, icmp_last_ns; /* the token bucket of "too big" answers */
+	struct icmp_limit icmp_limit; /* of "too big" answers */
 	/* TUN -> peer */
 	uint8_t *tx_slots;
 	uint8_t *tx_pkts[WORKER_BATCH];
@@ -70,13 +86,27 @@ struct worker {
 	struct transport_rx rx[TRANSPORT_MAX_RX];
 	uint8_t *rx_ip[TRANSPORT_MAX_RX];
 	size_t rx_ip_len[TRANSPORT_MAX_RX];
+	uint8_t *rx_lane_ip[TRANSPORT_MAX_RX]; /* rx_ip sorted by lane, order kept per flow */
+	size_t rx_lane_len[TRANSPORT_MAX_RX];
+	/* Queue management of this worker's socket receive queue: how long each datagram
+	 * waited there (its kernel timestamp) decides CE marks and drops (codel.h). */
+	struct codel rx_codel;
 	struct stats stats;
 };
 
-/* Sets up w (no thread yet). tun_fd and transport become the worker's; the engine's stop
- * eventfd wakes its loop. 0 or -errno. */
-int worker_init(struct worker *w, struct engine *e, unsigned int id, int tun_fd, bool vnet_hdr,
-		int gro_flags, struct transport *transport);
+/* TUN queues per worker for a device of that many workers: WORKER_MAX_LANES, fewer where
+ * the kernel's limit on queues requires it. */
+static inline unsigned int worker_lane_count(unsigned int workers)
+{
+	unsigned int lanes = workers ? WORKER_TUN_QUEUES_MAX / workers : 1;
+
+	return lanes > WORKER_MAX_LANES ? WORKER_MAX_LANES : lanes ? lanes : 1;
+}
+
+/* Sets up w (no thread yet). tun_fds[0..lanes) and transport become the worker's; the
+ * engine's stop eventfd wakes its loop. 0 or -errno. */
+int worker_init(struct worker *w, struct engine *e, unsigned int id, const int *tun_fds,
+		unsigned int lanes, bool vnet_hdr, int gro_flags, struct transport *transport);
 void worker_free(struct worker *w);
 /* Sends one datagram now, from any thread (handshakes, keepalives): 0 or -errno. Counted in
  * the worker's stats: their transmit counters are only written under send_lock. */
@@ -89,6 +119,9 @@ int worker_send_probe(struct worker *w, const void *data, size_t len, const stru
 int worker_swap_transport(struct worker *w, struct transport *t);
 /* Worker 0 receives for the device's TCP transport (engine.tcp) too: 0 or -errno. */
 int worker_add_tcp(struct worker *w, struct transport *tcp);
+/* Queue management: the sojourn target (0 disables it) and CoDel's interval. Before the
+ * worker's thread runs. */
+void worker_set_queue_target(struct worker *w, uint64_t target_ns, uint64_t interval_ns);
 /* Counts a dropped packet, with a rate-limited debug line. */
 void worker_drop(struct worker *w, enum drop_reason why);
 /* A packet read from the TUN that is larger than mtu and may not be fragmented (IPv6, or IPv4

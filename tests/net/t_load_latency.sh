@@ -7,6 +7,13 @@
 # in `make bench`; this only asserts that the pings were never starved, and that the load was
 # real (the transfer moved data during the whole ping run).
 #
+# Queue management (src/codel.h) acts meanwhile: the sender negotiates ECN (net.ipv4.tcp_ecn=1
+# in a), and b's QueueTarget is far below what its receive queue holds under bulk load
+# (50 µs), so b must mark the bulk flow's ECT packets CE instead of dropping them: b counts
+# marks (ecn_marked), b's kernel counts CE-marked packets arriving (IpExt InCEPkts), and no
+# ECT packet is dropped for queue delay (a few drops can only be retransmissions, which TCP
+# sends without ECT). The pings themselves are too small to be marked or dropped.
+#
 #   a (192.0.2.1) ── veth ── b (192.0.2.2); tunnel 10.47.0.1 ↔ 10.47.0.2, MTU 1420
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +25,8 @@ topo_direct
 wg_keys a; wg_keys b
 wg_conf a b 10.47.0.1/24 10.47.0.2/32 192.0.2.2:51820
 wg_conf b a 10.47.0.2/24 10.47.0.1/32 192.0.2.1:51820
+sed -i '/^ListenPort/a QueueTarget = 50us' "$TMP/b.conf"
+at a sysctl -qw net.ipv4.tcp_ecn=1
 bg myvpn-a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
 A=$BG_PID
 bg myvpn-b b "$MYVPN" -c "$TMP/b.conf" -i "$P-tb"
@@ -46,6 +55,22 @@ log "bulk transfer ${bulk_mb} MB in 8 s; pings: ${received:-0}/$PINGS answered, 
 [ "${received:-0}" -eq "$PINGS" ] || fail "pings lost under load: ${received:-0} of $PINGS answered"
 [ -n "$max_ms" ] && awk -v m="$max_ms" -v b="$MAX_RTT_MS" 'BEGIN { exit !(m < b) }' ||
 	fail "a ping waited ${max_ms:-?} ms under load (bound $MAX_RTT_MS ms): starved"
+
+# ce_received: CE-marked IP packets b's kernel received (IpExt InCEPkts, /proc/net/netstat).
+ce_received() {
+	at b awk '$1 == "IpExt:" { if (!n++) { for (i = 2; i <= NF; i++) col[$i] = i } else print $col["InCEPkts"] }' /proc/net/netstat
+}
+myvpn_drops "$B" myvpn-b >/dev/null || fail "no counters from b"
+stats=$(grep "myvpn: stats:" "$TMP/myvpn-b.log" | tail -1)
+drops=$(grep "myvpn: drops:" "$TMP/myvpn-b.log" | tail -1)
+marked=$(sed -n 's/.* ecn_marked=\([0-9]*\).*/\1/p' <<<"$stats")
+dropped=$(drop_count "$drops" queue_delay)
+ce=$(ce_received)
+log "queue management in b: ${marked:-?} packets marked CE, ${dropped:-?} dropped; b's kernel received ${ce:-?} CE packets"
+[ "${marked:-0}" -gt 0 ] || fail "b marked no packet CE above its 50 µs queue target"
+[ "${ce:-0}" -gt 0 ] || fail "no CE-marked packet reached b's kernel"
+[ "${dropped:-0}" -le $(( ${marked:-0} / 10 + 5 )) ] ||
+	fail "b dropped $dropped packets for queue delay against $marked marked: ECT packets dropped instead of marked"
 
 kill -0 "$A" && kill -0 "$B" || fail "a daemon died under load"
 stop_pid "$A"; [ "$STOPPED_STATUS" -eq 0 ] || fail "myvpn on a exited $STOPPED_STATUS"

@@ -45,6 +45,8 @@ same_as_wg() {
 wait_until 3 same_as_wg "$P-ta" || fail "myvpn show differs from wg show: $(cat "$TMP/diff")"
 lines=$(wg show "$P-ta" | wc -l)
 [ "$("$MYVPN" show "$P-ta" | sed -n "$((lines + 1))p")" = "" ] || fail "no blank line before the drops"
+"$MYVPN" show "$P-ta" | grep -A1 "^transport:$" | grep -q "^  peer .*: udp, 0 switches$" ||
+	fail "no transport section: $("$MYVPN" show "$P-ta")"
 
 # JSON: the same data, and well formed as far as grep can tell (python may be absent).
 json=$("$MYVPN" show "$P-ta" --json) || fail "myvpn show --json failed"

@@ -1,27 +1,32 @@
 #!/bin/bash
-# The TCP transport, behind a router that drops every forwarded UDP datagram (nftables):
-#  1. --transport tcp: ping through the tunnel and 20 MB whose sha256 matches; the router's
-#     counter shows that UDP was dropped, so the tunnel really ran over TCP.
-#  2. --transport auto (the default): the client tries UDP, falls back to TCP by itself.
-#     With UDP open again, it is back on UDP within 40 s (the server counts UDP tunnel packets).
+# The TCP transport, with a router that drops every forwarded UDP datagram (nftables) on demand:
+#  1. UDP blocked from the start: --transport tcp pings at once; --transport auto (the default)
+#     tries UDP, moves to TCP by itself, pings and carries 20 MB whose sha256 matches. myvpn
+#     show names the transport and counts the move; wg show and showconf still work.
+#  2. UDP blocked in the middle of a transfer (auto, on UDP until then): the inner TCP connection
+#     stalls, the tunnel moves to TCP, and the transfer completes intact without a reset.
 #  3. bad input on the server's TCP port (garbage, a length of 0, a length of 65,535 followed
-#     by too few bytes, silent connections, 1,000 idle connections): each case counted, and the
-#     tunnel keeps forwarding.
+#     by too few bytes, 1,000 idle connections): each case counted, and the tunnel keeps
+#     forwarding. Meanwhile UDP is open again (the 30 s probe timer runs):
+#  4. back on UDP within 40 s of the unblocking: the server counts UDP tunnel packets again, and
+#     the TCP connection closes.
 . "$(dirname "$0")/lib.sh"
 topo_nat
 wg_keys server; wg_keys client
-at router nft -f - <<NFT
-table inet blockudp {
-	counter udp_dropped { }
-	chain forward {
-		type filter hook forward priority 0;
-		meta l4proto udp counter name udp_dropped drop
-	}
+block_udp() {
+	at router nft -f - <<-NFT
+		table inet blockudp {
+			counter udp_dropped { }
+			chain forward {
+				type filter hook forward priority 0;
+				meta l4proto udp counter name udp_dropped drop
+			}
+		}
+	NFT
 }
-NFT
+unblock_udp() { at router nft delete table inet blockudp; }
 udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 server_udp_in() { at server nft list counter inet count udp_in | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
-
 at server nft -f - <<NFT
 table inet count {
 	counter udp_in { }
@@ -31,14 +36,14 @@ table inet count {
 	}
 }
 NFT
+resets() { at "$1" nstat -asz TcpEstabResets | awk '/TcpEstabResets/ {print $2}'; }
+no_tcp_conns() { [ "$(at server ss -Htn state established '( sport = :51830 )' | wc -l)" = 0 ]; }
 
-start_server() {
-	bg server server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
-		--peer-key "$(cat "$TMP/client.pub")" --address 10.13.0.1/24 -i "$P-ts"
-	SERVER=$BG_PID
-	wait_ready server
-	grep -q "listening on TCP port 51830" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
-}
+bg server server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
+	--peer-key "$(cat "$TMP/client.pub")" --address 10.13.0.1/24 -i "$P-ts"
+SERVER=$BG_PID
+wait_ready server
+grep -q "listening on TCP port 51830" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
 # start_client LOGNAME [--transport MODE]
 start_client() {
 	local name=$1; shift
@@ -47,45 +52,85 @@ start_client() {
 	CLIENT=$BG_PID
 	wait_ready "$name"
 }
-
-# --- 1. forced TCP ------------------------------------------------------------------------------
-start_server
-start_client client --transport tcp
-ping_eventually client 10 10.13.0.1 || fail "ping over TCP: $(cat "$TMP/client.log") $(cat "$TMP/server.log")"
-ping_ok server 10.13.0.2 || fail "ping server -> client over TCP"
-at server ss -tn | grep -q "198.51.100.2\]*:51830 " || fail "no TCP connection on the server"
+# receive_to FILE: a socat receiver on the server's tunnel address, port 5001 (sets RECV).
+receive_to() {
+	bg recv server socat -u TCP-LISTEN:5001,bind=10.13.0.1,reuseaddr "OPEN:$1,creat,trunc"
+	RECV=$BG_PID
+	wait_until 5 at server sh -c "ss -ltn | grep -q 5001" || fail "receiver did not start"
+}
 head -c 20000000 /dev/urandom >"$TMP/blob"
 want=$(sha256sum <"$TMP/blob" | cut -d' ' -f1)
-bg recv server socat -u TCP-LISTEN:5001,bind=10.13.0.1,reuseaddr "OPEN:$TMP/received,creat,trunc"
-RECV=$BG_PID
-wait_until 5 at server sh -c "ss -ltn | grep -q 5001" || fail "receiver did not start"
-timeout 60 ip netns exec "$(ns client)" socat -u "FILE:$TMP/blob" TCP:10.13.0.1:5001 ||
-	fail "20 MB over the TCP transport failed: $(tail -5 "$TMP/client.log")"
-wait "$RECV" || fail "receiver failed: $(cat "$TMP/recv.log")"
-got=$(sha256sum <"$TMP/received" | cut -d' ' -f1)
-[ "$got" = "$want" ] || fail "checksum mismatch after 20 MB: $got != $want"
-rm -f "$TMP/blob" "$TMP/received"
-log "forced TCP: ping and 20 MB intact (router dropped $(udp_dropped) UDP datagrams)"
-stop_pid "$CLIENT"
+check_received() {
+	wait "$RECV" || fail "$1: receiver failed: $(cat "$TMP/recv.log")"
+	[ "$(sha256sum <"$TMP/received" | cut -d' ' -f1)" = "$want" ] || fail "$1: checksum mismatch"
+	rm -f "$TMP/received"
+}
 
-# --- 2. auto: UDP first, then TCP by itself -------------------------------------------------------
+# --- 1. blocked from the start --------------------------------------------------------------------
+block_udp
+start_client forced --transport tcp
+ping_eventually client 5 10.13.0.1 || fail "ping over forced TCP: $(cat "$TMP/forced.log")"
+stop_pid "$CLIENT"
 before=$(udp_dropped)
 start_client auto
 ping_eventually client 15 10.13.0.1 || fail "auto: no fallback to TCP: $(cat "$TMP/auto.log")"
+ping_ok server 10.13.0.2 || fail "ping server -> client over TCP"
 [ "$(udp_dropped)" -gt "$before" ] || fail "auto: the client never tried UDP"
 grep -q "trying TCP" "$TMP/auto.log" || fail "auto: no fallback logged: $(cat "$TMP/auto.log")"
-log "auto: fell back to TCP"
-# UDP open again: the client's probe (every 30 s) brings it back; checked after section 3.
-at router nft delete table inet blockudp
+at server ss -tn | grep -q "198.51.100.2\]*:51830 " || fail "no TCP connection on the server"
+receive_to "$TMP/received"
+timeout 60 ip netns exec "$(ns client)" socat -u "FILE:$TMP/blob" TCP:10.13.0.1:5001 ||
+	fail "20 MB over the TCP transport failed: $(tail -5 "$TMP/auto.log")"
+check_received "blocked from the start"
+# myvpn show names the transport and counts the move; wg show and showconf (which do not know
+# myvpn's transport keys of the UAPI reply) still work and show none of them.
+"$MYVPN" show "$P-tc" | grep -q "^  peer .*: tcp, 1 switch$" || fail "show: $("$MYVPN" show "$P-tc")"
+"$MYVPN" show "$P-tc" --json | grep -q '"transport_switches": 1$' || fail "show --json: no switch counted"
+wg show "$P-tc" >"$TMP/wg-show" 2>&1 && grep -q "endpoint: 198.51.100.2:51830" "$TMP/wg-show" &&
+	! grep -qi transport "$TMP/wg-show" || fail "wg show: $(cat "$TMP/wg-show")"
+wg showconf "$P-tc" >"$TMP/wg-showconf" 2>&1 && grep -q "^Endpoint = 198.51.100.2:51830" "$TMP/wg-showconf" &&
+	! grep -qi transport "$TMP/wg-showconf" || fail "wg showconf: $(cat "$TMP/wg-showconf")"
+"$MYVPN" show "$P-tc" --prometheus | grep -q '^myvpn_peer_tcp{.*} 1$' || fail "metrics: peer not on TCP"
+log "blocked from the start: forced TCP pings, auto fell back to TCP, 20 MB intact"
+stop_pid "$CLIENT"
 
-# --- 3. bad input on the TCP port ---------------------------------------------------------------
+# --- 2. blocked in the middle of a transfer -------------------------------------------------------
+unblock_udp
+start_client mid
+ping_eventually client 5 10.13.0.1 || fail "mid: no ping over UDP: $(cat "$TMP/mid.log")"
+"$MYVPN" show "$P-tc" | grep -q "^  peer .*: udp, 0 switches$" || fail "mid: not on UDP: $("$MYVPN" show "$P-tc")"
+resets_client=$(resets client); resets_server=$(resets server)
+receive_to "$TMP/received"
+# The first 4 MB, then the rest once UDP is blocked.
+{ head -c 4000000; while [ ! -e "$TMP/blocked" ]; do sleep 0.1; done; cat; } <"$TMP/blob" |
+	timeout 90 ip netns exec "$(ns client)" socat -u - TCP:10.13.0.1:5001 &
+SENDER=$!; PIDS+=("$SENDER")
+wait_until 10 sh -c "[ \$(stat -c %s '$TMP/received') -ge 4000000 ]" || fail "mid: the first 4 MB did not arrive"
+block_udp
+touch "$TMP/blocked"
+blocked_at=$SECONDS
+wait "$SENDER" || fail "mid: the sender failed: $(tail -5 "$TMP/mid.log")"
+check_received "blocked mid-transfer"
+[ "$(resets client)" = "$resets_client" ] && [ "$(resets server)" = "$resets_server" ] ||
+	fail "mid: an inner TCP connection was reset"
+grep -q "trying TCP" "$TMP/mid.log" || fail "mid: no move to TCP logged: $(cat "$TMP/mid.log")"
+# The server heard nothing either, but its client's address is a NAT's: nothing to dial.
+! grep -q "trying TCP" "$TMP/server.log" || fail "mid: the server tried to dial its client over TCP"
+log "blocked mid-transfer: moved to TCP, 20 MB intact, no reset ($((SECONDS - blocked_at)) s after the block)"
+unblock_udp
+unblocked_at=$SECONDS
+
+# --- 3. bad input on the TCP port -------------------------------------------------------------------
+# Each case under its own drop reason, exactly once (tcp_silent: at least the 1,000).
 count() { drop_count "$(myvpn_drops "$SERVER" server)" "$1"; }
+is() { [ "$(count "$1")" = "$2" ]; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
 send() { printf "$1" | timeout 3 ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 || true; }
 send 'GET / HTTP/1.0\r\n\r\n'
+wait_until 3 is tcp_not_tunnel 1 || fail "garbage not counted: $(myvpn_drops "$SERVER" server)"
 send '\000\000'
-wait_until 3 at_least tcp_bad_frame 2 || fail "garbage and zero length not counted: $(myvpn_drops "$SERVER" server)"
-# 65,535 announced, 200 bytes sent, then silence: the sweep closes it.
+wait_until 3 is tcp_zero_length 1 || fail "a length of 0 not counted: $(myvpn_drops "$SERVER" server)"
+# 65,535 announced, 200 bytes sent, then silence: the sweep closes it after 10 s.
 (printf '\377\377\004'; head -c 200 /dev/zero; sleep 15) |
 	ip netns exec "$(ns client)" socat -u - TCP:198.51.100.2:51830 >/dev/null 2>&1 &
 PIDS+=($!)
@@ -96,14 +141,23 @@ wait_until 10 sh -c "[ \$(ip netns exec $(ns server) ss -tn state established '(
 	fail "1,000 connections not accepted"
 ping_ok client 10.13.0.1 || fail "tunnel stalled with 1,000 idle connections"
 rss=$(awk '/VmRSS/ {print $2}' /proc/"$SERVER"/status)
-wait_until 15 at_least tcp_timeout 1001 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
+wait_until 15 at_least tcp_silent 1000 || fail "idle connections not timed out: $(myvpn_drops "$SERVER" server)"
+wait_until 3 is tcp_incomplete 1 || fail "the unfinished frame not counted: $(myvpn_drops "$SERVER" server)"
+is tcp_not_tunnel 1 && is tcp_zero_length 1 && is tcp_cut 0 ||
+	fail "a case counted twice or under another reason: $(myvpn_drops "$SERVER" server)"
 ping_ok client 10.13.0.1 || fail "tunnel broken after the bad input"
 kill -0 "$SERVER" || fail "server died"
-wait_until 25 grep -q "now over UDP" "$TMP/auto.log" || fail "auto: not back on UDP: $(cat "$TMP/auto.log")"
-ping_ok client 10.13.0.1 || fail "auto: no ping after the return to UDP"
-udp_before=$(server_udp_in)
-ping_ok client 10.13.0.1
-[ "$(server_udp_in)" -gt "$udp_before" ] || fail "auto: the ping did not travel over UDP"
-log "auto: back on UDP"
 log "bad input: counted ($(myvpn_drops "$SERVER" server | tr ' ' '\n' | grep tcp_ | tr '\n' ' ')), server RSS ${rss} kB with 1,000 idle connections"
+
+# --- 4. back on UDP -------------------------------------------------------------------------------
+wait_until $((40 - (SECONDS - unblocked_at))) grep -q "now over UDP" "$TMP/mid.log" ||
+	fail "not back on UDP within 40 s: $(cat "$TMP/mid.log")"
+udp_before=$(server_udp_in)
+ping_ok client 10.13.0.1 || fail "no ping after the return to UDP"
+[ "$(server_udp_in)" -gt "$udp_before" ] || fail "the ping did not travel over UDP"
+wait_until 5 no_tcp_conns || fail "the TCP connection stayed open: $(at server ss -tn)"
+"$MYVPN" show "$P-tc" | grep -q "^  peer .*: udp, 2 switches$" || fail "show after the return: $("$MYVPN" show "$P-tc")"
+"$MYVPN" show "$P-tc" --prometheus | grep -q '^myvpn_transport_switches_total{.*} 2$' ||
+	fail "metrics: switches not counted"
+log "back on UDP $((SECONDS - unblocked_at)) s after the unblocking; TCP connection closed"
 log "ok"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Multi-threaded data path: two myvpn peers (-c files) with --workers 2 each get a TUN with
-# IFF_MULTI_QUEUE and 2 queues; 4 parallel TCP transfers (2 each way) of random files arrive
+# IFF_MULTI_QUEUE and 16 queues (8 lanes per worker, struct worker_lane); 4 parallel TCP transfers (2 each way) of random files arrive
 # intact (sha256 per flow) while iperf3 -P 4 runs alongside, every one of its streams moving
 # data; when the daemon exposes per-worker counters, every worker moved packets. Then
 # --workers 1 (ping, one transfer) and the default worker count (ping).
@@ -100,7 +100,7 @@ start 2 --workers 2
 for side in a b; do
 	details=$(at "$side" ip -d link show "$P-${side}2")
 	grep -qw multi_queue <<<"$details" || fail "$P-${side}2 is not multi_queue: $details"
-	grep -qw "numqueues 2" <<<"$details" || fail "$P-${side}2 does not have 2 queues: $details"
+	grep -qw "numqueues 16" <<<"$details" || fail "$P-${side}2 does not have 2 x 8 queues: $details"
 done
 ping_ok b 10.40.0.1 || fail "ping b -> a"
 ping_ok a fd40::2 || fail "IPv6 ping through the tunnel"

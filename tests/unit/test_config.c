@@ -33,6 +33,7 @@ static const char full_config[] =
 	"Address = 10.9.9.9\n"
 	"MTU = 1380\n"
 	"Workers = 4\n"
+	"QueueTarget = 2.5ms\n"
 	"FwMark = 0x1234\n"
 	"DNS = 1.1.1.1, example.com\n"
 	"Table = off\n"
@@ -88,6 +89,8 @@ static void full_config_parses(void **state)
 	assert_int_equal(cfg.fwmark, 0x1234);
 	assert_int_equal(cfg.mtu, 1380);
 	assert_int_equal(cfg.workers, 4);
+	assert_true(cfg.has_queue_target);
+	assert_int_equal(cfg.queue_target_ns, 2500000);
 	assert_int_equal(cfg.address_count, 3);
 	prefix_equals(&cfg.addresses[0], "10.0.0.1", 24);
 	prefix_equals(&cfg.addresses[1], "fd00::1", 64);
@@ -106,8 +109,8 @@ static void full_config_parses(void **state)
 	prefix_equals(&a->allowed_ips[1], "fd00::2", 128);
 	prefix_equals(&a->allowed_ips[2], "192.168.0.0", 16);
 	assert_int_equal(a->persistent_keepalive, 25);
-	assert_int_equal(a->line, 16);
-	assert_int_equal(a->endpoint_line, 20);
+	assert_int_equal(a->line, 17);
+	assert_int_equal(a->endpoint_line, 21);
 
 	key_equals(b->public_key, 4);
 	assert_false(b->has_psk);
@@ -117,7 +120,7 @@ static void full_config_parses(void **state)
 	prefix_equals(&b->allowed_ips[0], "0.0.0.0", 0);
 	prefix_equals(&b->allowed_ips[1], "::", 0);
 	assert_int_equal(b->persistent_keepalive, 0);
-	assert_int_equal(b->line, 25);
+	assert_int_equal(b->line, 26);
 
 	config_free(&cfg);
 	assert_null(cfg.peers);
@@ -155,6 +158,7 @@ static void empty_and_defaults(void **state)
 	assert_false(cfg.has_listen_port);
 	assert_int_equal(cfg.mtu, 0);
 	assert_int_equal(cfg.workers, 0);
+	assert_false(cfg.has_queue_target);
 	assert_int_equal(cfg.peer_count, 0);
 	assert_false(cfg.has_tcp_port);
 	assert_int_equal(cfg.transport, TRANSPORT_MODE_AUTO);
@@ -218,6 +222,10 @@ static void lenient_forms(void **state)
 	assert_int_equal(cfg.fwmark, UINT32_MAX);
 	assert_int_equal(cfg.mtu, 65535);
 	assert_int_equal(cfg.workers, 64);
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nQueueTarget = off\n", &err), 0);
+	assert_true(cfg.has_queue_target);
+	assert_int_equal(cfg.queue_target_ns, 0);
 	config_free(&cfg);
 	assert_int_equal(parse_str(&cfg, "[Interface]\nFwMark = 0xffffffff\n", &err), 0);
 	assert_int_equal(cfg.fwmark, UINT32_MAX);
@@ -308,6 +316,8 @@ static const struct bad_case bad_cases[] = {
 	{ PEER2 "PortMapping = yes\n", 3, "unknown key 'PortMapping' in [Peer]" },
 	{ IFACE "NatKeepalive = soon\n", 2, "NatKeepalive 'soon' is not a number" },
 	{ IFACE "NatKeepalive = 65536\n", 2, "NatKeepalive '65536' out of range (0-65535)" },
+	{ IFACE "QueueTarget = 5 s\n", 2, "QueueTarget '5 s' is not a time" },
+	{ IFACE "QueueTarget = 2000\n", 2, "QueueTarget '2000' is not a time" },
 	{ IFACE "User = no body\n", 2, "User 'no body' is not a user name" },
 	{ IFACE "Rendezvous = yes\n", 2, "Rendezvous 'yes' is neither \"serve\" nor a public key" },
 	{ PEER2 "Rendezvous = serve\n", 3, "unknown key 'Rendezvous' in [Peer]" },

@@ -147,6 +147,35 @@ static void not_answered(void **state)
 	assert_int_equal(icmp_build_too_big(p, 40, 30, &reply), 0);
 }
 
+/* The bucket starts full: a burst, then one answer per interval, and idle time refills it no
+ * further than the burst. */
+static void rate_limit(void **state)
+{
+	struct icmp_limit l = { 0 };
+	uint64_t t = 5000000000ull, iv = ICMP_LIMIT_INTERVAL_NS;
+	int sent = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++)
+		sent += icmp_limit_allow(&l, t);
+	assert_int_equal(sent, ICMP_LIMIT_BURST);
+	assert_false(icmp_limit_allow(&l, t + iv - 1));
+	assert_true(icmp_limit_allow(&l, t + iv));
+	assert_false(icmp_limit_allow(&l, t + iv));
+	/* a steady stream of 1000 a second for 1 s gets 100 answers */
+	t += iv;
+	sent = 0;
+	for (int i = 1; i <= 1000; i++)
+		sent += icmp_limit_allow(&l, t + (uint64_t)i * 1000000);
+	assert_int_equal(sent, 100);
+	/* an hour of silence refills the burst, no more */
+	t += 3600000000000ull;
+	sent = 0;
+	for (int i = 0; i < 100; i++)
+		sent += icmp_limit_allow(&l, t);
+	assert_int_equal(sent, ICMP_LIMIT_BURST);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +183,7 @@ int main(void)
 		cmocka_unit_test(ipv4_answer),
 		cmocka_unit_test(ipv6_answer),
 		cmocka_unit_test(not_answered),
+		cmocka_unit_test(rate_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

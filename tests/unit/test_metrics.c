@@ -125,6 +125,9 @@ static void exposition(void **state)
 	a->tx_bytes = 99;
 	a->last_handshake_real_ns = 1700000000123456789ull;
 	addr_parse_literal("192.0.2.7", 51820, &a->endpoint.remote);
+	a->endpoint.kind = TRANSPORT_TCP;
+	a->transport_switches = 1;
+	total.transport_switches = 1;
 	total.drops[DROP_REPLAY] = 3;
 	total.handshakes_received = 4;
 	total.rx_packets = 11;
@@ -139,6 +142,11 @@ static void exposition(void **state)
 	has_line(text, line);
 	snprintf(line, sizeof(line), "wireguard_peer_info{device=\"wg0\",public_key=\"%s\",allowed_ips=\"10.0.0.2/32\",endpoint=\"192.0.2.7:51820\"} 1", key);
 	has_line(text, line);
+	snprintf(line, sizeof(line), "myvpn_peer_tcp{device=\"wg0\",public_key=\"%s\"} 1", key);
+	has_line(text, line);
+	snprintf(line, sizeof(line), "myvpn_peer_transport_switches_total{device=\"wg0\",public_key=\"%s\"} 1", key);
+	has_line(text, line);
+	has_line(text, "myvpn_transport_switches_total{device=\"wg0\"} 1");
 	has_line(text, "# TYPE wireguard_peer_receive_bytes_total counter");
 	has_line(text, "# TYPE wireguard_peer_last_handshake_seconds gauge");
 	has_line(text, "myvpn_dropped_packets_total{device=\"wg0\",reason=\"replay\"} 3");

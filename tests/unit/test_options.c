@@ -100,6 +100,9 @@ static const struct error_case error_cases[] = {
 	{ "-a|192.0.2.1|--workers|4x", "workers '4x' out of range" },
 	{ "-a|192.0.2.1|--workers=", "workers '' out of range" },
 	{ "-a|192.0.2.1|--workers", "needs an argument" },
+	{ "-a|192.0.2.1|--queue-target|1s", "queue target '1s' is not a time" },
+	{ "-a|192.0.2.1|--queue-target|0.001", "queue target '0.001' is not a time" },
+	{ "-a|192.0.2.1|--queue-target|none", "queue target 'none' is not a time" },
 	{ "-a|192.0.2.1|-i|abcdefghijklmnop", "invalid interface name" },
 	{ "-a|192.0.2.1|-i|a b", "invalid interface name" },
 	{ "-a|192.0.2.1|-i|x;rm", "invalid interface name" },
@@ -147,6 +150,31 @@ static void workers_option(void **state)
 
 		if (parse(&o, false, err, cases[i].line) || o.workers != cases[i].workers)
 			fail_msg("case '%s': workers %d, message '%s'", cases[i].line, o.workers, err);
+	}
+}
+
+/* --queue-target: unset (the file's or the default), a time, or off. */
+static void queue_target_option(void **state)
+{
+	static const struct {
+		const char *line;
+		bool set;
+		uint64_t ns;
+	} cases[] = {
+		{ "-a|192.0.2.1", false, 0 },
+		{ "-a|192.0.2.1|--queue-target|2", true, 2000000 },
+		{ "-c|wg0.conf|--queue-target=500us", true, 500000 },
+		{ "--queue-target|off|wg0", true, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct options o;
+		char err[256] = "";
+
+		if (parse(&o, false, err, cases[i].line) || o.queue_target_set != cases[i].set ||
+		    o.queue_target_ns != cases[i].ns)
+			fail_msg("case '%s': set %d, %llu ns, message '%s'", cases[i].line,
+				 o.queue_target_set, (unsigned long long)o.queue_target_ns, err);
 	}
 }
 
@@ -298,6 +326,7 @@ int main(void)
 		cmocka_unit_test(new_options),
 		cmocka_unit_test(errors_are_one_clear_line),
 		cmocka_unit_test(workers_option),
+		cmocka_unit_test(queue_target_option),
 		cmocka_unit_test(transport_options),
 		cmocka_unit_test(port_mapping_option),
 		cmocka_unit_test(privilege_options),

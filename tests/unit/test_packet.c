@@ -60,6 +60,51 @@ static const struct decode_case decode_cases[] = {
 	{ "oversized", { 'm', 'v', 1, PLAIN_DATA }, 4, 1449, 1449, RX_DROP, DROP_OVERSIZED, 0 },
 };
 
+/* An IPv4 or IPv6 packet from src:sport to dst:dport (addresses as the last byte only). */
+static size_t flow_packet(uint8_t *p, int version, uint8_t proto, uint8_t src, uint8_t dst,
+			  uint16_t sport, uint16_t dport)
+{
+	size_t l4 = version == 4 ? 20 : 40;
+
+	memset(p, 0, 80);
+	if (version == 4) {
+		p[0] = 0x45, p[9] = proto, p[15] = src, p[19] = dst;
+	} else {
+		p[0] = 0x60, p[6] = proto, p[23] = src, p[39] = dst;
+	}
+	p[l4] = (uint8_t)(sport >> 8), p[l4 + 1] = (uint8_t)sport;
+	p[l4 + 2] = (uint8_t)(dport >> 8), p[l4 + 3] = (uint8_t)dport;
+	return l4 + 20;
+}
+
+/* The same both ways; ports count for TCP and UDP only, and not in IPv4 fragments. */
+static void flow_hash(void **state)
+{
+	uint8_t a[80], b[80];
+
+	for (int v = 4; v <= 6; v += 2) {
+		size_t len = flow_packet(a, v, 6, 1, 2, 40000, 5201);
+
+		flow_packet(b, v, 6, 2, 1, 5201, 40000);
+		assert_int_not_equal(packet_flow_hash(a, len), 0);
+		assert_int_equal(packet_flow_hash(a, len), packet_flow_hash(b, len));
+		flow_packet(b, v, 6, 1, 2, 40001, 5201); /* another connection */
+		assert_int_not_equal(packet_flow_hash(a, len), packet_flow_hash(b, len));
+		flow_packet(b, v, 17, 1, 2, 40000, 5201); /* UDP, same ports */
+		assert_int_not_equal(packet_flow_hash(a, len), packet_flow_hash(b, len));
+		flow_packet(a, v, 1, 1, 2, 1, 2); /* ICMP: the "ports" are not */
+		flow_packet(b, v, 1, 1, 2, 3, 4);
+		assert_int_equal(packet_flow_hash(a, len), packet_flow_hash(b, len));
+	}
+	flow_packet(a, 4, 17, 1, 2, 1000, 53);
+	flow_packet(b, 4, 17, 1, 2, 1001, 53);
+	a[6] = b[6] = 0x20; /* more fragments: the ports of the first fragment are not used */
+	assert_int_equal(packet_flow_hash(a, 40), packet_flow_hash(b, 40));
+	assert_int_equal(packet_flow_hash(a, 19), 0);
+	a[0] = 0x50;
+	assert_int_equal(packet_flow_hash(a, 40), 0);
+}
+
 static void decode_table(void **state)
 {
 	static uint8_t dgram[2048];
@@ -198,6 +243,7 @@ int main(void)
 		cmocka_unit_test(header_roundtrip), cmocka_unit_test(prefixes),
 		cmocka_unit_test(ports),            cmocka_unit_test(endpoints),
 		cmocka_unit_test(mtu_defaults),     cmocka_unit_test(hook_substitution),
+		cmocka_unit_test(flow_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

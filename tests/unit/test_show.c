@@ -113,9 +113,9 @@ static int setup_keys(void **state)
 static const char zero_hex[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /*
- * Peer 0: handshake 65 s ago, traffic, keepalive, PSK, two allowed IPs.
- * Peer 1: never a handshake, no endpoint, no allowed IPs.
- * Peer 2: handshake 2 s ago (so wg lists it first), IPv6 endpoint.
+ * Peer 0: handshake 65 s ago, traffic, keepalive, PSK, two allowed IPs, over TCP after 2 moves.
+ * Peer 1: never a handshake, no endpoint (so no transport), no allowed IPs.
+ * Peer 2: handshake 2 s ago (so wg lists it first), IPv6 endpoint, back on UDP.
  */
 static char *get_reply(void)
 {
@@ -124,15 +124,17 @@ static char *get_reply(void)
 	assert_true(asprintf(&text,
 			     "private_key=%s\nlisten_port=51820\nfwmark=66\n"
 			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
-			     "endpoint=192.0.2.2:51820\nlast_handshake_time_sec=%llu\n"
+			     "endpoint=192.0.2.2:51820\ntransport=tcp\ntransport_switches=2\n"
+			     "last_handshake_time_sec=%llu\n"
 			     "last_handshake_time_nsec=5\ntx_bytes=1536\nrx_bytes=52428800\n"
 			     "persistent_keepalive_interval=25\npath_mtu=1216\nallowed_ip=10.10.0.2/32\n"
 			     "allowed_ip=fd10::2/128\n"
 			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
-			     "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\n"
+			     "transport_switches=0\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\n"
 			     "rx_bytes=0\npersistent_keepalive_interval=0\n"
 			     "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
-			     "endpoint=[2001:db8::2]:51820\nlast_handshake_time_sec=%llu\n"
+			     "endpoint=[2001:db8::2]:51820\ntransport=udp\ntransport_switches=1\n"
+			     "last_handshake_time_sec=%llu\n"
 			     "last_handshake_time_nsec=0\ntx_bytes=100\nrx_bytes=0\n"
 			     "persistent_keepalive_interval=0\nallowed_ip=10.10.0.4/32\n"
 			     "errno=0\n\n",
@@ -291,11 +293,16 @@ static void text_like_wg(void **state)
 			     "path mtu (probed):\n"
 			     "  peer %s: 1216\n"
 			     "\n"
+			     "transport:\n"
+			     "  peer %s: tcp, 2 switches\n"
+			     "  peer %s: udp, 1 switch\n"
+			     "\n"
 			     "drops:\n"
 			     "  short: 4\n"
 			     "  bad_header: 1\n"
 			     "  decrypt: 7\n",
-			     pub_b64, peer_b64[2], peer_b64[0], peer_b64[1], peer_b64[0]) > 0);
+			     pub_b64, peer_b64[2], peer_b64[0], peer_b64[1], peer_b64[0], peer_b64[0],
+			     peer_b64[2]) > 0);
 	assert_string_equal(text, expected);
 	free(text);
 	free(expected);
@@ -304,13 +311,14 @@ static void text_like_wg(void **state)
 	memset(ifc.stats.drops, 0, sizeof(ifc.stats.drops));
 	text = capture_text(&ifc);
 	assert_non_null(strstr(text, "persistent keepalive: every 25 seconds\n\npeer: "));
-	assert_true(ends_with(text, ": 1216\n\ndrops: none\n"));
+	assert_true(ends_with(text, ": udp, 1 switch\n\ndrops: none\n"));
 	free(text);
 	ifc.has_stats = false;
 	text = capture_text(&ifc);
 	assert_null(strstr(text, "drops"));
 	assert_non_null(strstr(text, "(none)\n\npath mtu (probed):\n  peer "));
-	assert_true(ends_with(text, ": 1216\n"));
+	assert_non_null(strstr(text, ": 1216\n\ntransport:\n  peer "));
+	assert_true(ends_with(text, ": udp, 1 switch\n"));
 	free(text);
 	show_interface_free(&ifc);
 }
@@ -372,7 +380,9 @@ static void json_output(void **state)
 			     "        \"rx_bytes\": 52428800,\n"
 			     "        \"tx_bytes\": 1536,\n"
 			     "        \"persistent_keepalive\": 25,\n"
-			     "        \"path_mtu\": 1216\n"
+			     "        \"path_mtu\": 1216,\n"
+			     "        \"transport\": \"tcp\",\n"
+			     "        \"transport_switches\": 2\n"
 			     "      },\n"
 			     "      {\n"
 			     "        \"public_key\": \"%s\",\n"
@@ -383,7 +393,9 @@ static void json_output(void **state)
 			     "        \"rx_bytes\": 0,\n"
 			     "        \"tx_bytes\": 0,\n"
 			     "        \"persistent_keepalive\": 0,\n"
-			     "        \"path_mtu\": 0\n"
+			     "        \"path_mtu\": 0,\n"
+			     "        \"transport\": null,\n"
+			     "        \"transport_switches\": 0\n"
 			     "      },\n",
 			     pub_b64, peer_b64[0], NOW - 65, peer_b64[1]) > 0);
 	assert_memory_equal(text, expected, strlen(expected));
@@ -397,7 +409,12 @@ static void json_output(void **state)
 				     "      \"tx_bytes\": 4000,\n"
 				     "      \"keepalives_sent\": 1,\n"
 				     "      \"keepalives_received\": 2,\n"
-				     "      \"endpoint_changes\": 3\n"
+				     "      \"endpoint_changes\": 3,\n"
+				     "      \"handshakes_received\": 0,\n"
+				     "      \"relayed_packets\": 0,\n"
+				     "      \"relayed_bytes\": 0,\n"
+				     "      \"ecn_marked\": 0,\n"
+				     "      \"transport_switches\": 0\n"
 				     "    },\n"
 				     "    \"drops\": {\n"
 				     "      \"short\": 4,\n"
@@ -544,10 +561,12 @@ static void paths_text(void **state)
 	free(text);
 	text = capture_json(&ifc, 1);
 	assert_non_null(strstr(text, "\"persistent_keepalive\": 25,\n        \"path_mtu\": 1216,\n"
+				     "        \"transport\": \"tcp\",\n        \"transport_switches\": 2,\n"
 				     "        \"path\": \"relay\",\n"
 				     "        \"relay_rx_bytes\": 1048576,\n        \"relay_tx_bytes\": 512,\n"
 				     "        \"relayed_bytes\": 0\n      }"));
-	assert_non_null(strstr(text, "\"persistent_keepalive\": 0,\n        \"path_mtu\": 0\n      }"));
+	assert_non_null(strstr(text, "\"persistent_keepalive\": 0,\n        \"path_mtu\": 0,\n"
+				     "        \"transport\": null,\n        \"transport_switches\": 0\n      }"));
 	/* peer 1 above: no path */
 	free(text);
 	free(reply);

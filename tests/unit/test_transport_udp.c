@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -29,7 +30,16 @@ struct record {
 	uint8_t data[RECORD_SIZE];
 	size_t len;
 	struct dgram_addr from;
+	uint64_t arrival_ns;
 };
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static uint16_t bound_port(int fd)
 {
@@ -125,6 +135,7 @@ static void copy_out(const struct transport_rx *r, struct record *rec)
 	memcpy(rec->data, r->data, r->len);
 	rec->len = r->len;
 	rec->from = r->from;
+	rec->arrival_ns = r->arrival_ns;
 }
 
 /* Receives into records[] until want datagrams arrived or nothing came for timeout_ms;
@@ -282,12 +293,14 @@ static void batch_round_trip(bool offload)
 	struct transport *a = open_one(offload, &stats_a), *b = open_one(offload, &stats_b);
 	struct dgram_addr to = to_addr("127.0.0.1", port_of(b));
 	struct transport_tx tx[RUN + 1];
+	uint64_t sent_ns, received_ns;
 
 	for (int i = 0; i <= RUN; i++) {
 		size_t len = i < RUN ? BIG : SHORT;
 
 		tx[i] = (struct transport_tx){ .data = make_payload(i, len), .len = len, .to = &to };
 	}
+	sent_ns = realtime_ns();
 	assert_int_equal(transport_send_batch(a, tx, RUN + 1), RUN + 1);
 	assert_int_equal(stats_a.tx_packets, RUN + 1);
 	assert_int_equal(stats_a.tx_bytes, RUN * BIG + SHORT);
@@ -295,9 +308,12 @@ static void batch_round_trip(bool offload)
 	assert_int_equal(a->gso, offload); /* loopback takes UDP_SEGMENT */
 
 	assert_int_equal(receive(b, RUN + 1), RUN + 1);
+	received_ns = realtime_ns();
 	for (int i = 0; i <= RUN; i++) {
 		assert_payload(&records[i], i, i < RUN ? BIG : SHORT);
 		assert_endpoint(records[i].from.remote, "127.0.0.1", port_of(a));
+		/* the kernel's arrival time (SO_TIMESTAMPNS), for queue management */
+		assert_in_range(records[i].arrival_ns, sent_ns, received_ns);
 	}
 	print_message("offload %s: gro %s, received %s\n", offload ? "on" : "off",
 		      b->gro ? "on" : "off", coalesced ? "coalesced" : "one per buffer");

@@ -132,15 +132,18 @@ static void get_format(void **state)
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(wg_peer_allow(p2, &extra[i]), 0);
 	assert_int_equal(addr_parse_literal("2001:db8::7", 443, &p3->endpoint.remote), 0);
+	p3->endpoint.kind = TRANSPORT_TCP;
+	p3->transport_switches = 3;
 
 	snprintf(expected, sizeof(expected),
 		 "private_key=%s\nlisten_port=4500\nfwmark=51820\n"
 		 "public_key=%s\npreshared_key=%s\nprotocol_version=1\nendpoint=192.0.2.1:51820\n"
+		 "transport=udp\ntransport_switches=0\n"
 		 "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123456789\n"
 		 "tx_bytes=1234\nrx_bytes=5678\npersistent_keepalive_interval=25\n"
 		 "allowed_ip=10.0.0.2/32\nallowed_ip=fd00::2/128\nallowed_ip=192.168.0.0/16\n"
 		 "public_key=%s\npreshared_key=%064d\nprotocol_version=1\n"
-		 "endpoint=[2001:db8::7]:443\n"
+		 "endpoint=[2001:db8::7]:443\ntransport=tcp\ntransport_switches=3\n"
 		 "last_handshake_time_sec=0\nlast_handshake_time_nsec=0\n"
 		 "tx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
 		 "allowed_ip=10.0.0.3/32\n"
@@ -705,6 +708,7 @@ static void handle_stats(void **state)
 	assert_non_null(strstr(text, "rx_packets=1\ntx_packets=2\nrx_bytes=300\ntx_bytes=400\n"
 				     "keepalives_sent=5\nkeepalives_received=6\nendpoint_changes=7\n"
 				     "handshakes_received=0\nrelayed_packets=0\nrelayed_bytes=0\n"
+				     "ecn_marked=0\ntransport_switches=0\n"
 				     "drop_short=0\ndrop_bad_header=9\n"));
 	assert_non_null(strstr(text, "\ndrop_crypto=10\n"));
 	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");

@@ -157,7 +157,7 @@ static void staged_packets_sealed(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, tun), 0); /* stands in for the TUN */
 	assert_int_equal(transport_udp_open(&opts, no_stats, &t, err, sizeof(err)), 0);
 	setup_device(&dev, &p);
-	assert_int_equal(engine_init(&e, &wg_ops, &dev, MTU, &tun[0], false, 0, &t, 1), 0);
+	assert_int_equal(engine_init(&e, &wg_ops, &dev, MTU, &tun[0], 1, false, 0, &t, 1), 0);
 	assert_int_equal(wg_device_start(&dev, &e), 0);
 	assert_true(dev.stage_slot_size % 8 != 0);
 	p->endpoint.remote = to;

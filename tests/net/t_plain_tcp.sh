@@ -1,0 +1,64 @@
+#!/bin/bash
+# The seed's myvpn_nat command lines behind a router that drops every forwarded UDP datagram:
+# the plaintext client gets no answer over UDP, moves to TCP by itself (the server listens on
+# TCP on its UDP port's number), and the tunnel carries a ping both ways and 10 MB intact.
+# Then an idle client (keepalives only) on UDP when UDP gets blocked: it moves to TCP, and its
+# keepalives over TCP move the server too, so the server reaches it without its help.
+. "$(dirname "$0")/lib.sh"
+topo_nat
+block_udp() {
+	at router nft -f - <<-NFT
+		table inet blockudp {
+			counter udp_dropped { }
+			chain forward {
+				type filter hook forward priority 0;
+				meta l4proto udp counter name udp_dropped drop
+			}
+		}
+	NFT
+}
+block_udp
+udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+
+bg server server "$MYVPN_NAT" -s 12345 -i "$P-ts" -t "ifconfig %s 192.168.1.2 mtu 1450 pointopoint 192.168.1.1"
+SERVER=$BG_PID
+bg client client "$MYVPN_NAT" -a 198.51.100.2 -p 12345 -i "$P-tc" -t "ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2"
+CLIENT=$BG_PID
+wait_ready server; wait_ready client
+grep -q "listening on TCP port 12345" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
+
+ping_eventually client 12 192.168.1.2 || fail "no ping over TCP: $(cat "$TMP/client.log") $(cat "$TMP/server.log")"
+ping_ok server 192.168.1.1 || fail "ping server -> client over TCP"
+grep -q "now over TCP" "$TMP/client.log" || fail "no move to TCP logged: $(cat "$TMP/client.log")"
+[ "$(udp_dropped)" -gt 0 ] || fail "the client never tried UDP"
+at server ss -tn | grep -q "198.51.100.2\]*:12345 " || fail "no TCP connection on the server"
+
+head -c 10000000 /dev/urandom >"$TMP/blob"
+want=$(sha256sum <"$TMP/blob" | cut -d' ' -f1)
+bg recv server socat -u TCP-LISTEN:5001,bind=192.168.1.2,reuseaddr "OPEN:$TMP/received,creat,trunc"
+RECV=$BG_PID
+wait_until 5 at server sh -c "ss -ltn | grep -q 5001" || fail "receiver did not start"
+timeout 60 ip netns exec "$(ns client)" socat -u "FILE:$TMP/blob" TCP:192.168.1.2:5001 ||
+	fail "10 MB over TCP failed: $(tail -5 "$TMP/client.log")"
+wait "$RECV" || fail "receiver failed: $(cat "$TMP/recv.log")"
+got=$(sha256sum <"$TMP/received" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "checksum mismatch after 10 MB: $got != $want"
+kill -0 "$SERVER" || fail "server died"
+# Each datagram counted once: what the server accepted is at most what the client sent.
+counter() { "$MYVPN" show "$1" --json | sed -n "s/^ *\"$2\": \([0-9]*\).*/\1/p" | head -1; }
+rx=$(counter "$P-ts" rx_packets); tx=$(counter "$P-tc" tx_packets)
+[ "$rx" -gt 7000 ] && [ "$rx" -le "$tx" ] || fail "server accepted $rx datagrams, client sent $tx"
+log "plaintext over TCP: ping both ways and 10 MB intact (router dropped $(udp_dropped) UDP datagrams)"
+stop_pid "$CLIENT"
+
+# An idle client: on UDP while it works, then UDP blocked.
+at router nft delete table inet blockudp
+bg idle client "$MYVPN_NAT" -a 198.51.100.2 -p 12345 -i "$P-tc" --keepalive 2 \
+	-t "ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2"
+wait_ready idle
+ping_eventually client 5 192.168.1.2 || fail "idle client: no ping over UDP: $(cat "$TMP/idle.log")"
+block_udp
+wait_until 15 grep -q "now over TCP" "$TMP/idle.log" || fail "idle client stayed on UDP: $(cat "$TMP/idle.log")"
+ping_eventually server 5 192.168.1.1 || fail "server cannot reach the idle client over TCP: $(tail -5 "$TMP/server.log")"
+log "idle client: moved to TCP, and the server followed its keepalives"
+log "ok"
