@@ -71,6 +71,7 @@ struct wg_pmtu {
 	uint32_t id;
 	unsigned int tries;
 	bool confirming; /* DONE: a probe of the size in use is in flight */
+	uint64_t rx_bytes_at_probe; /* the peer's rx_bytes when this probe's first try left */
 	uint64_t deadline_ns, raise_ns;
 	/* Under peer->lock: what workers received. */
 	uint32_t acked_id;

@@ -44,6 +44,7 @@ enum {
 	WG_PMTU_BASE = 1200,     /* inner bytes every path carries: 1280-byte IPv6, minus ours */
 	WG_PMTU_STEP = 16,       /* search granularity: the padding multiple */
 	WG_PMTU_TRIES = 3,       /* RFC 8899 MAX_PROBES */
+	PMTU_ALIVE_ID = 0x80000000u, /* xored into a confirmation's id for its small twin */
 };
 
 #define NS(s) ((uint64_t)(s) * 1000000000ull)
@@ -245,9 +246,17 @@ static void send_probe(struct wg_peer *p, uint64_t now)
 	struct wg_device *dev = p->dev;
 	uint8_t *pkt = dev->probe_buf + SLOT_HEADROOM;
 
+	/* A confirmation goes with a 16-byte probe whose answer only shows that the path is up
+	 * (see lost()); it leaves first, since the peer keeps one answer due and the last wins. */
+	if (p->pmtu.confirming) {
+		put_header(pkt, PMTU_PROBE, WG_PMTU_TAG_LEN, p->pmtu.id ^ PMTU_ALIVE_ID);
+		wg_send_control(p, pkt, WG_PMTU_TAG_LEN, false);
+	}
 	memset(pkt, 0, p->pmtu.size);
 	put_header(pkt, PMTU_PROBE, (uint16_t)p->pmtu.size, p->pmtu.id);
 	p->pmtu.deadline_ns = now + WG_PMTU_PROBE_TIMEOUT;
+	if (!p->pmtu.tries)
+		p->pmtu.rx_bytes_at_probe = __atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED);
 	/* Refused here (larger than the local link, say): lost at once, no retries. */
 	if (!wg_send_control(p, pkt, p->pmtu.size, true))
 		p->pmtu.tries = WG_PMTU_TRIES - 1;
@@ -312,6 +321,12 @@ static void lost(struct wg_peer *p, uint64_t now)
 
 	if (m->state == WG_PMTU_DONE) {
 		m->confirming = false;
+		/* Not even the small twins were answered: the whole path is down (UDP blocked,
+		 * the peer gone), which says nothing about the size it carries. */
+		if (__atomic_load_n(&p->rx_bytes, __ATOMIC_RELAXED) == m->rx_bytes_at_probe) {
+			schedule_done(m, now);
+			return;
+		}
 		log_info("peer %u: %zu-byte packets no longer cross the path", p->id, m->size);
 		set_mtu(p, WG_PMTU_BASE, "black hole: searching again");
 		start_search(p, WG_PMTU_BASE, m->size - 1, now);
@@ -329,6 +344,10 @@ void wg_pmtu_tick(struct wg_peer *p, uint64_t now)
 	if (!can_probe(p, now)) {
 		m->state = WG_PMTU_IDLE;
 		m->deadline_ns = 0;
+		/* A TCP stream carries the whole MTU whatever the UDP path does; a return to UDP
+		 * searches again from the top. */
+		if (p->endpoint.kind == TRANSPORT_TCP)
+			set_mtu(p, 0, "over TCP: the tunnel's MTU");
 		return;
 	}
 	if (m->state == WG_PMTU_IDLE) {
