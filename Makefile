@@ -89,7 +89,7 @@ check: deps
 # A short libFuzzer pass over every harness is part of the suite (CHECK_FUZZ_SECONDS each).
 CHECK_FUZZ_SECONDS ?= 10
 # The main netns scenarios run again with one worker thread, t_workers under TSan,
-WORKERS1_TESTS ?= p2p_seed nat_seed keepalive roaming uapi wg_interop wg_peers wg_security wg_quick
+WORKERS1_TESTS ?= p2p_seed nat_seed roaming uapi wg_interop wg_quick
 # and these against the ASan+UBSan daemon (all of them: make check-sanitized).
 SANITIZED_CHECK_TESTS ?= wg_interop wg_security uapi roaming keepalive gateway
 test: all $(UNIT_BINS) $(FUZZ_BINS) build/tsan/myvpn build/asan/myvpn
