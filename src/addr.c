@@ -145,6 +145,24 @@ bool endpoint_is_set(const union endpoint *ep)
 	return ep->sa.sa_family == AF_INET || ep->sa.sa_family == AF_INET6;
 }
 
+uint16_t endpoint_port(const union endpoint *ep)
+{
+	if (ep->sa.sa_family == AF_INET)
+		return ntohs(ep->in.sin_port);
+	return ep->sa.sa_family == AF_INET6 ? ntohs(ep->in6.sin6_port) : 0;
+}
+
+union endpoint endpoint_with_port(const union endpoint *ep, uint16_t port)
+{
+	union endpoint out = *ep;
+
+	if (out.sa.sa_family == AF_INET)
+		out.in.sin_port = htons(port);
+	else if (out.sa.sa_family == AF_INET6)
+		out.in6.sin6_port = htons(port);
+	return out;
+}
+
 bool endpoint_equal(const union endpoint *a, const union endpoint *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)

@@ -40,6 +40,9 @@ int endpoint_to_family(union endpoint *ep, int family);
 socklen_t endpoint_len(const union endpoint *ep);
 bool endpoint_equal(const union endpoint *a, const union endpoint *b);
 bool endpoint_is_set(const union endpoint *ep);
+/* The port, in host order (0 for an unset endpoint); and the same address at another port. */
+uint16_t endpoint_port(const union endpoint *ep);
+union endpoint endpoint_with_port(const union endpoint *ep, uint16_t port);
 /* Prints "a.b.c.d:port" or "[v6]:port"; mapped addresses are shown as IPv4. */
 const char *endpoint_format(const union endpoint *ep, char *buf, size_t len);
 

@@ -532,6 +532,17 @@ static int set_keepalive(struct parser *p, char *value)
 	return 0;
 }
 
+/* TcpPort in a [Peer]: the server listens on TCP at another port than its UDP one. */
+static int set_peer_tcp_port(struct parser *p, char *value)
+{
+	unsigned long n;
+	int ret = parse_number(p, "TcpPort", value, false, 1, 65535, &n);
+
+	if (!ret)
+		current_peer(p)->tcp_port = (uint16_t)n;
+	return ret;
+}
+
 static const struct key_handler interface_keys[] = {
 	{ "PrivateKey", set_private_key },
 	{ "ListenPort", set_listen_port },
@@ -564,6 +575,7 @@ static const struct key_handler peer_keys[] = {
 	{ "Endpoint", set_endpoint },
 	{ "AllowedIPs", add_allowed_ips },
 	{ "PersistentKeepalive", set_keepalive },
+	{ "TcpPort", set_peer_tcp_port },
 	{ NULL, NULL },
 };
 

@@ -23,7 +23,9 @@
  *                 servers and search domains, as wg-quick's); PreUp, PostUp, PreDown,
  *                 PostDown and SaveConfig (true/false) are accepted and ignored.
  *   [Peer]        PublicKey (required), PresharedKey, Endpoint (host:port, a.b.c.d:port or
- *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off").
+ *                 [v6]:port), AllowedIPs (list), PersistentKeepalive (number or "off"),
+ *                 TcpPort (1-65535: the port to dial when the peer is reached over TCP,
+ *                 instead of the Endpoint's; myvpn's own).
  *
  * Section names and keys are case-insensitive; whitespace around keys, values and list items
  * is trimmed; '#' starts a comment anywhere on a line. A repeated key replaces the earlier
@@ -65,6 +67,7 @@ struct config_peer {
 	struct ip_prefix *allowed_ips;
 	size_t allowed_ip_count;
 	uint16_t persistent_keepalive; /* seconds; 0 = off */
+	uint16_t tcp_port;	       /* TcpPort (myvpn's own): where to dial over TCP; 0 = Endpoint's */
 	int line;		       /* of the [Peer] header, for the caller's messages */
 	int endpoint_line;	       /* of the Endpoint key, to report a failed resolution */
 };

@@ -1,15 +1,16 @@
 /* UDP or TCP for a plaintext client (--transport), on the control thread.
  *
  * udp or tcp: that one only. auto (the default): UDP first. The server answers every keepalive
- * from its client (plain.c), so silence is visible: when we have sent on the current transport
- * and nothing came back for PLAIN_ANSWER_WAIT, a keepalive asks; when it goes unanswered
- * twice in a row, the client moves to the other transport (UDP to TCP at the server's address
- * and port, or back). The keepalive sent at start-up is the first ask: with UDP blocked, the
- * tunnel runs over TCP about 6 s after start. While on TCP, a keepalive goes over UDP every
- * PLAIN_UDP_PROBE_INTERVAL, and the first datagram that comes back over UDP moves the client
- * back. The server follows its client as it follows any move (plain.c): at once for a new
- * client, else once the old endpoint has been quiet for 2 s, on a data packet or a keepalive
- * from the same host. */
+ * from its client (plain.c), so silence is visible: when we have sent on the current transport and
+ * nothing came back for PLAIN_ANSWER_WAIT, a keepalive asks; when it goes unanswered twice in a
+ * row, the client moves to the other transport (UDP to TCP at the server's address and port, or
+ * back). The keepalive sent at start-up is the first ask, and until anything has come back one
+ * unanswered ask is enough: with UDP blocked, the tunnel runs over TCP about 3 s after start, as
+ * in encrypted mode (wg_transport.c). While on TCP, a keepalive goes over UDP every
+ * PLAIN_UDP_PROBE_INTERVAL, and the first datagram that comes back over UDP moves the client back.
+ * The server follows its client as it follows any move (plain.c): at once for a new client, else
+ * once the old endpoint has been quiet for 2 s, on a data packet or a keepalive from the same
+ * host. */
 #include "plain.h"
 #include "log.h"
 
@@ -50,6 +51,14 @@ static void ask(struct plain_tunnel *t, uint64_t now)
 	t->asked_ns = now;
 }
 
+/* Start-up over UDP, and not one datagram back on either transport yet. */
+static bool never_heard(const struct plain_tunnel *t)
+{
+	return t->endpoint.kind == TRANSPORT_UDP &&
+	       !__atomic_load_n(&t->rx_ns[TRANSPORT_UDP], __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&t->rx_ns[TRANSPORT_TCP], __ATOMIC_RELAXED);
+}
+
 /* The silence rule of the top of the file, on the current transport. */
 static void check_answers(struct plain_tunnel *t, uint64_t now)
 {
@@ -60,7 +69,7 @@ static void check_answers(struct plain_tunnel *t, uint64_t now)
 		t->asked_ns = 0;
 		t->unanswered = 0;
 	} else if (t->asked_ns && now - t->asked_ns >= PLAIN_ANSWER_WAIT_NS) {
-		if (++t->unanswered < PLAIN_ASKS_BEFORE_MOVE)
+		if (++t->unanswered < PLAIN_ASKS_BEFORE_MOVE && !never_heard(t))
 			ask(t, now);
 		else
 			move_to(t, t->endpoint.kind == TRANSPORT_TCP ? TRANSPORT_UDP : TRANSPORT_TCP, now);

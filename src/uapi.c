@@ -132,6 +132,8 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 				       p->endpoint.kind == TRANSPORT_TCP ? "tcp" : "udp");
 	ret |= uapi_buf_printf(out, "transport_switches=%llu\n", (unsigned long long)
 			       __atomic_load_n(&p->transport_switches, __ATOMIC_RELAXED));
+	if (p->tcp_port)
+		ret |= uapi_buf_printf(out, "tcp_port=%u\n", p->tcp_port);
 	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
 			       (unsigned long long)(hs / 1000000000u),
 			       (unsigned long long)(hs % 1000000000u));
@@ -313,6 +315,7 @@ enum peer_flags {
 	/* set by check */
 	PEER_IS_SELF = 1u << 6, /* our own public key: ignored, as Linux does */
 	PEER_CREATES = 1u << 7, /* the peer does not exist when this section is applied */
+	PEER_TCP_PORT = 1u << 8, /* myvpn's own tcp_port */
 };
 
 struct peer_op {
@@ -320,6 +323,7 @@ struct peer_op {
 	uint8_t psk[NOISE_SYMMETRIC_KEY_LEN];
 	union endpoint endpoint;
 	uint16_t keepalive;
+	uint16_t tcp_port;
 	unsigned int flags;
 	size_t first_ip, ip_count; /* into request.ips */
 	struct wg_peer *fresh; /* PEER_CREATES: made while checking, linked while applying */
@@ -521,6 +525,13 @@ static int parse_peer_line(struct request *r, struct peer_op *op, const char *ke
 		if (parse_uint(value, UINT16_MAX, &v))
 			return -EINVAL;
 		op->keepalive = (uint16_t)v;
+		return 0;
+	}
+	if (!strcmp(key, "tcp_port")) { /* myvpn's own */
+		op->flags |= PEER_TCP_PORT;
+		if (parse_uint(value, UINT16_MAX, &v))
+			return -EINVAL;
+		op->tcp_port = (uint16_t)v;
 		return 0;
 	}
 	if (!strcmp(key, "replace_allowed_ips")) {
@@ -817,6 +828,11 @@ static int apply_peer_settings(struct wg_device *dev, const struct request *r,
 
 	if ((op->flags & PEER_PSK) && !(op->flags & PEER_CREATES))
 		noise_handshake_set_preshared_key(&p->hs, op->psk);
+	if (op->flags & PEER_TCP_PORT) { /* before the endpoint, which --transport tcp dials */
+		p->tcp_port = op->tcp_port;
+		if (p->endpoint_configured && dev->transport == TRANSPORT_MODE_TCP)
+			wg_transport_configure(p);
+	}
 	if (op->flags & PEER_ENDPOINT)
 		wg_peer_set_endpoint(p, &(struct dgram_addr){ .remote = op->endpoint });
 	if (op->flags & PEER_REPLACE_ALLOWED_IPS)

@@ -21,7 +21,11 @@
  *                                  Each peer also has myvpn's transport=udp|tcp (with its
  *                                  endpoint) and transport_switches=N: wg skips keys it does
  *                                  not know, so wg show and wg showconf are unchanged.
+ *                                  A peer with a TcpPort has tcp_port=N too.
  *   set=1\n key=value\n ... \n  ->  errno=0\n\n  or  errno=-N\n\n
+ *                                  A peer also takes myvpn's tcp_port=N (0-65535): the port
+ *                                  to dial over TCP, 0 = the endpoint's (what -c files'
+ *                                  [Peer] TcpPort sends; wg(8) never does).
  *   stats=1\n\n                ->  rx_packets=N\n tx_packets=N\n rx_bytes=N\n tx_bytes=N\n
  *                                  keepalives_sent=N\n keepalives_received=N\n
  *                                  endpoint_changes=N\n { drop_<reason>=N\n }*  errno=0\n\n

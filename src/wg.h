@@ -128,7 +128,10 @@ struct wg_peer {
 	uint64_t initiation_ns;       /* when our last initiation left */
 	bool retry_flip;              /* on TCP, failing: every other retry goes over UDP */
 	unsigned int udp_unanswered;  /* initiations over UDP in a row without an answer */
+	uint64_t udp_fallback_ns;     /* no session yet: when to move to TCP if UDP stays silent */
 	bool endpoint_configured;     /* given an endpoint (config, UAPI): ours to dial over TCP */
+	uint16_t tcp_port;            /* the port to dial over TCP; 0 = the endpoint's */
+	uint16_t udp_port;            /* the configured endpoint's port, or the UDP one we left */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
@@ -282,6 +285,8 @@ enum wg_initiation_why {
 	WG_INITIATION_PEER_SILENT, /* we sent data and heard nothing for 15 s */
 };
 void wg_send_initiation(struct wg_peer *peer, enum wg_initiation_why why);
+/* Control thread: a new initiation, unless one left less than REKEY_TIMEOUT ago (wg_timers.c). */
+void wg_want_handshake(struct wg_peer *peer);
 /* One initiation, sent to each of to[0..count) (hole punching): whichever answers first
  * completes the handshake and becomes the endpoint. */
 void wg_send_initiation_to(struct wg_peer *peer, const struct dgram_addr *to, unsigned int count);
@@ -328,7 +333,7 @@ void wg_transport_pick(struct wg_peer *p, enum wg_initiation_why why, struct dgr
 uint64_t wg_transport_deadline(const struct wg_peer *p);
 void wg_transport_tick(struct wg_peer *p, uint64_t now);
 /* The kind a configured endpoint gets in the device's mode. */
-void wg_transport_configure(const struct wg_device *dev, struct dgram_addr *ep);
+void wg_transport_configure(struct wg_peer *p);
 const char *wg_transport_name(const struct dgram_addr *ep);
 
 /* wg_timers.c */

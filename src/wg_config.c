@@ -102,6 +102,8 @@ static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
 	if (cp->persistent_keepalive)
 		ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\n",
 				       cp->persistent_keepalive);
+	if (cp->tcp_port) /* myvpn's own key: uapi_set knows it, wg(8) never sends it */
+		ret |= uapi_buf_printf(req, "tcp_port=%u\n", cp->tcp_port);
 	for (size_t i = 0; i < cp->allowed_ip_count; i++) {
 		const struct ip_prefix *p = &cp->allowed_ips[i];
 
@@ -163,13 +165,14 @@ static int put_synced_peer(struct uapi_buf *req, const struct config_peer *cp,
 	int ret = uapi_buf_put_key(req, "public_key", cp->public_key);
 
 	ret |= uapi_buf_put_key(req, "preshared_key", cp->has_psk ? cp->psk : zero);
-	ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\nreplace_allowed_ips=true\n",
-			       cp->persistent_keepalive);
+	ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\ntcp_port=%u\n"
+			       "replace_allowed_ips=true\n", cp->persistent_keepalive, cp->tcp_port);
 	if (ret)
 		return -ENOMEM;
 	/* the rest as for a new device, without the public key line again */
 	bare.has_psk = false;
 	bare.persistent_keepalive = 0;
+	bare.tcp_port = 0;
 	return put_peer_settings(req, &bare, ep);
 }
 

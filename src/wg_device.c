@@ -134,7 +134,7 @@ int wg_device_start(struct wg_device *dev, struct engine *e)
 		dev->transport = TRANSPORT_MODE_UDP;
 	wg_for_each_peer(dev, p)
 		if (endpoint_is_set(&p->endpoint.remote))
-			wg_transport_configure(dev, &p->endpoint);
+			wg_transport_configure(p);
 	ret = wg_timers_start(dev);
 	return ret ? ret : rdv_start(dev);
 }

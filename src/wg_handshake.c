@@ -457,7 +457,7 @@ static void serve(struct wg_peer *p, unsigned int requests)
 	if (requests & WG_REQ_PROMOTE)
 		promote(p);
 	if (requests & WG_REQ_INITIATE)
-		wg_send_initiation(p, WG_INITIATION_NEW);
+		wg_want_handshake(p);
 	if (requests & WG_REQ_PMTU)
 		wg_pmtu_serve(p);
 }

@@ -138,7 +138,8 @@ void wg_peer_set_endpoint(struct wg_peer *p, const struct dgram_addr *ep)
 {
 	p->endpoint = *ep;
 	p->endpoint_configured = true;
-	wg_transport_configure(p->dev, &p->endpoint);
+	p->udp_port = endpoint_port(&ep->remote);
+	wg_transport_configure(p);
 }
 
 static void forget_requests(struct wg_device *dev, struct wg_peer *p)

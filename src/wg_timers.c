@@ -56,8 +56,12 @@ static void give_up(struct wg_peer *p)
 	wg_unlock(p->dev);
 }
 
-/* A keepalive without a session: initiate, at most once per REKEY_TIMEOUT. */
-static void want_handshake(struct wg_peer *p)
+/* A keepalive without a session, or a worker's request: initiate, at most once per
+ * REKEY_TIMEOUT. A worker checked the limit when it asked, but an initiation may have left
+ * since (the start-up keepalive's): a second one would replace the first's handshake state,
+ * so that the answer to the first is refused, and the peer the second reaches may refuse it
+ * as a replay (the same timestamp), leaving both unanswered. */
+void wg_want_handshake(struct wg_peer *p)
 {
 	bool wanted;
 
@@ -79,7 +83,7 @@ static void act(struct wg_peer *p, unsigned int actions)
 		if (p->current)
 			wg_send_keepalive(p);
 		else
-			want_handshake(p);
+			wg_want_handshake(p);
 	}
 	if (actions & TIMER_ZERO_KEYS)
 		zero_keys(p);

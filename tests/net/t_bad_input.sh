@@ -46,6 +46,9 @@ expect_error "$TMP/bad.conf:7: " "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
 printf '[Interface]\nPrivateKey = %s\nPortMapping = maybe\n' "$("$MYVPN" genkey)" >"$TMP/bad.conf"
 expect_error "$TMP/bad.conf:3: PortMapping 'maybe' is neither yes nor no" "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
 expect_error "invalid --port-mapping 'maybe' (yes or no)" "$MYVPN" -a 192.0.2.2 --port-mapping=maybe
+printf '[Interface]\nPrivateKey = %s\n[Peer]\nPublicKey = %s\nTcpPort = 70000\n' \
+	"$("$MYVPN" genkey)" "$("$MYVPN" genkey | "$MYVPN" pubkey)" >"$TMP/bad.conf"
+expect_error "$TMP/bad.conf:5: TcpPort '70000' out of range (1-65535)" "$MYVPN" -c "$TMP/bad.conf" -i "$P-tx"
 printf 'not a key\n' >"$TMP/bad.key"; chmod 600 "$TMP/bad.key"
 expect_error "key file '$TMP/bad.key' does not hold a base64 key" "$MYVPN" -a 192.0.2.2 --private-key "$TMP/bad.key" --peer-key "$("$MYVPN" genkey)" -i "$P-tx"
 "$MYVPN" genkey >"$TMP/good.key"; chmod 600 "$TMP/good.key"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The seed's myvpn_nat command lines behind a router that drops every forwarded UDP datagram:
-# the plaintext client gets no answer over UDP, moves to TCP by itself (the server listens on
-# TCP on its UDP port's number), and the tunnel carries a ping both ways and 10 MB intact.
+# the plaintext client gets no answer over UDP, moves to TCP by itself within 5 s of its start
+# (one unanswered keepalive: 3 s), the server listens on TCP on its UDP port's number, and the
+# tunnel carries a ping both ways (the first within 10 s of the start) and 10 MB intact.
 # Then an idle client (keepalives only) on UDP when UDP gets blocked: it moves to TCP, and its
 # keepalives over TCP move the server too, so the server reaches it without its help.
 . "$(dirname "$0")/lib.sh"
@@ -22,12 +23,17 @@ udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's
 
 bg server server "$MYVPN_NAT" -s 12345 -i "$P-ts" -t "ifconfig %s 192.168.1.2 mtu 1450 pointopoint 192.168.1.1"
 SERVER=$BG_PID
+wait_ready server
+started=$SECONDS
 bg client client "$MYVPN_NAT" -a 198.51.100.2 -p 12345 -i "$P-tc" -t "ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2"
 CLIENT=$BG_PID
-wait_ready server; wait_ready client
+wait_ready client
 grep -q "listening on TCP port 12345" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
-
-ping_eventually client 12 192.168.1.2 || fail "no ping over TCP: $(cat "$TMP/client.log") $(cat "$TMP/server.log")"
+wait_until 5 grep -q "now over TCP" "$TMP/client.log" && [ $((SECONDS - started)) -le 5 ] ||
+	fail "not on TCP within 5 s of the start: $(cat "$TMP/client.log")"
+ping_eventually client 10 192.168.1.2 && [ $((SECONDS - started)) -le 10 ] ||
+	fail "no ping over TCP within 10 s: $(cat "$TMP/client.log") $(cat "$TMP/server.log")"
+log "on TCP, and a ping answered, $((SECONDS - started)) s after the start"
 ping_ok server 192.168.1.1 || fail "ping server -> client over TCP"
 grep -q "now over TCP" "$TMP/client.log" || fail "no move to TCP logged: $(cat "$TMP/client.log")"
 [ "$(udp_dropped)" -gt 0 ] || fail "the client never tried UDP"

@@ -1,8 +1,12 @@
 #!/bin/bash
 # The TCP transport, with a router that drops every forwarded UDP datagram (nftables) on demand:
-#  1. UDP blocked from the start: --transport tcp pings at once; --transport auto (the default)
-#     tries UDP, moves to TCP by itself, pings and carries 20 MB whose sha256 matches. myvpn
-#     show names the transport and counts the move; wg show and showconf still work.
+#  0. UDP blocked from the start, a server with --tcp-port 4443 and a client whose -c file's
+#     [Peer] has TcpPort = 4443: the client tries UDP, then dials TCP port 4443, and its ping
+#     is answered within 10 s of its start. wg show and showconf still work.
+#  1. UDP blocked from the start (TCP on the UDP port's number): --transport tcp pings at once;
+#     --transport auto (the default) tries UDP, moves to TCP by itself, a ping is answered
+#     within 10 s of the start, and 20 MB arrive with a sha256 that matches. myvpn show names
+#     the transport and counts the move; wg show and showconf still work.
 #  2. UDP blocked in the middle of a transfer (auto, on UDP until then): the inner TCP connection
 #     stalls, the tunnel moves to TCP, and the transfer completes intact without a reset.
 #  3. bad input on the server's TCP port (garbage, a length of 0, a length of 65,535 followed
@@ -39,10 +43,54 @@ NFT
 resets() { at "$1" nstat -asz TcpEstabResets | awk '/TcpEstabResets/ {print $2}'; }
 no_tcp_conns() { [ "$(at server ss -Htn state established '( sport = :51830 )' | wc -l)" = 0 ]; }
 
-bg server server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
-	--peer-key "$(cat "$TMP/client.pub")" --address 10.13.0.1/24 -i "$P-ts"
-SERVER=$BG_PID
-wait_ready server
+# start_server LOGNAME [--tcp-port PORT]
+start_server() {
+	local name=$1; shift
+	bg "$name" server "$MYVPN_NAT" -s 51830 --private-key "$TMP/server.key" --workers 2 \
+		--peer-key "$(cat "$TMP/client.pub")" --address 10.13.0.1/24 -i "$P-ts" "$@"
+	SERVER=$BG_PID
+	wait_ready "$name"
+}
+# ping_within LIMIT START LOGNAME: a ping through the tunnel answered at most LIMIT s after START.
+ping_within() {
+	ping_eventually client "$1" 10.13.0.1 || fail "$3: no ping: $(cat "$TMP/$3.log")"
+	[ $((SECONDS - $2)) -le "$1" ] ||
+		fail "$3: first ping answered $((SECONDS - $2)) s after the start (> $1): $(cat "$TMP/$3.log")"
+	log "$3: ping answered $((SECONDS - $2)) s after the start"
+}
+
+# --- 0. the peer's TcpPort ------------------------------------------------------------------------
+block_udp
+start_server server4443 --tcp-port 4443
+grep -q "listening on TCP port 4443" "$TMP/server4443.log" || fail "no --tcp-port: $(cat "$TMP/server4443.log")"
+cat >"$TMP/client.conf" <<CONF
+[Interface]
+PrivateKey = $(cat "$TMP/client.key")
+Address = 10.13.0.2/24
+[Peer]
+PublicKey = $(cat "$TMP/server.pub")
+Endpoint = 198.51.100.2:51830
+AllowedIPs = 10.13.0.0/24
+TcpPort = 4443
+CONF
+chmod 600 "$TMP/client.conf"
+started=$SECONDS
+bg tcpport client "$MYVPN" -c "$TMP/client.conf" -i "$P-tc"
+CLIENT=$BG_PID
+wait_ready tcpport
+ping_within 10 "$started" tcpport
+at server ss -Htn state established '( sport = :4443 )' | grep -q . ||
+	fail "tcpport: no TCP connection to port 4443: $(at server ss -tn)"
+printf 'get=1\n\n' | socat - UNIX-CONNECT:"/var/run/wireguard/$P-tc.sock" | grep -q "^tcp_port=4443$" ||
+	fail "tcpport: not in the UAPI reply"
+wg show "$P-tc" >"$TMP/wg-show" 2>&1 && grep -q "endpoint: 198.51.100.2:4443" "$TMP/wg-show" ||
+	fail "tcpport: wg show: $(cat "$TMP/wg-show")"
+wg showconf "$P-tc" >"$TMP/wg-showconf" 2>&1 && ! grep -qi tcp "$TMP/wg-showconf" ||
+	fail "tcpport: wg showconf: $(cat "$TMP/wg-showconf")"
+stop_pid "$CLIENT"
+stop_pid "$SERVER"
+
+start_server server
 grep -q "listening on TCP port 51830" "$TMP/server.log" || fail "server not on TCP: $(cat "$TMP/server.log")"
 # start_client LOGNAME [--transport MODE]
 start_client() {
@@ -67,13 +115,13 @@ check_received() {
 }
 
 # --- 1. blocked from the start --------------------------------------------------------------------
-block_udp
 start_client forced --transport tcp
 ping_eventually client 5 10.13.0.1 || fail "ping over forced TCP: $(cat "$TMP/forced.log")"
 stop_pid "$CLIENT"
 before=$(udp_dropped)
+started=$SECONDS
 start_client auto
-ping_eventually client 15 10.13.0.1 || fail "auto: no fallback to TCP: $(cat "$TMP/auto.log")"
+ping_within 10 "$started" auto
 ping_ok server 10.13.0.2 || fail "ping server -> client over TCP"
 [ "$(udp_dropped)" -gt "$before" ] || fail "auto: the client never tried UDP"
 grep -q "trying TCP" "$TMP/auto.log" || fail "auto: no fallback logged: $(cat "$TMP/auto.log")"

@@ -178,6 +178,13 @@ static void empty_and_defaults(void **state)
 	assert_false(cfg.peers[0].has_endpoint);
 	assert_null(cfg.peers[0].endpoint_host);
 	assert_int_equal(cfg.peers[0].allowed_ip_count, 0);
+	assert_int_equal(cfg.peers[0].tcp_port, 0);
+	config_free(&cfg);
+
+	/* TcpPort in a [Peer]: where its TCP listener is */
+	assert_int_equal(parse_str(&cfg, "[Peer]\nPublicKey=" KEY2 "\nTcpPort = 4443\n", &err), 0);
+	assert_int_equal(cfg.peers[0].tcp_port, 4443);
+	assert_false(cfg.has_tcp_port); /* not the interface's */
 	config_free(&cfg);
 }
 
@@ -359,6 +366,9 @@ static const struct bad_case bad_cases[] = {
 	  "PersistentKeepalive '65536' out of range (0-65535)" },
 	{ PEER2 "PersistentKeepalive = always\n", 3, "PersistentKeepalive 'always' is not a number" },
 	{ PEER2 "DNS = 1.1.1.1\n", 3, "unknown key 'DNS' in [Peer]" },
+	{ PEER2 "TcpPort = 0\n", 3, "TcpPort '0' out of range (1-65535)" },
+	{ PEER2 "TcpPort = 65536\n", 3, "TcpPort '65536' out of range (1-65535)" },
+	{ PEER2 "TcpPort = https\n", 3, "TcpPort 'https' is not a number" },
 	{ IFACE "MTU = 1420\nMTU = \x01\n", 3, "MTU '?' is not a number" },
 };
 

@@ -303,7 +303,7 @@ static void set_peer_keys(void **state)
 {
 	struct wg_device dev;
 	struct wg_peer *p;
-	char req[1024];
+	char req[1024], *text;
 	uint8_t psk[32];
 
 	make_device(&dev);
@@ -338,6 +338,19 @@ static void set_peer_keys(void **state)
 	assert_int_equal(p->timers.persistent_keepalive_interval, 0);
 	assert_ptr_equal(owner_of(&dev, "10.0.0.2"), p);
 	assert_true(peer(&dev, 2)->current != NULL); /* untouched peers keep their sessions */
+	assert_int_equal(p->tcp_port, 0);
+
+	/* myvpn's tcp_port: kept, shown by get=1, and 0 takes it back */
+	snprintf(req, sizeof(req), "public_key=%s\ntcp_port=4443\n", pub_hex[4]);
+	assert_int_equal(set(&dev, req), 0);
+	assert_int_equal(p->tcp_port, 4443);
+	assert_int_equal(ntohs(p->endpoint.remote.in6.sin6_port), 1000); /* UDP: unchanged */
+	text = get(&dev);
+	assert_non_null(strstr(text, "tcp_port=4443\n"));
+	free(text);
+	snprintf(req, sizeof(req), "public_key=%s\ntcp_port=0\n", pub_hex[4]);
+	assert_int_equal(set(&dev, req), 0);
+	assert_int_equal(p->tcp_port, 0);
 
 	/* an endpoint change keeps the peer's own sessions too */
 	fake_session(p);
@@ -555,6 +568,8 @@ static void set_errors_change_nothing(void **state)
 		{ "public_key=%1$s\nallowed_ip=10.0.0.0/+8\n", -EINVAL },
 		{ "public_key=%1$s\nallowed_ip=10.0.0.256/8\n", -EINVAL },
 		{ "public_key=%1$s\npersistent_keepalive_interval=65536\n", -EINVAL },
+		{ "public_key=%1$s\ntcp_port=65536\n", -EINVAL },
+		{ "public_key=%1$s\ntcp_port=-1\n", -EINVAL },
 		{ "public_key=%1$s\npreshared_key=%1$.63s\n", -EINVAL },
 		{ "public_key=%1$s\nprotocol_version=2\n", -EPROTONOSUPPORT },
 		{ "public_key=%1$s\nprotocol_version=x\n", -EINVAL },
