@@ -131,6 +131,47 @@ nat_udp_timeout() {
 	at router sysctl -qw net.netfilter.nf_conntrack_udp_timeout_stream="$1"
 }
 
+# UDP blocked on the nat topology's router (table blockudp, its drops counted in udp_dropped).
+block_udp() {
+	at router nft -f - <<-NFT
+		table inet blockudp {
+			counter udp_dropped { }
+			chain forward {
+				type filter hook forward priority 0;
+				meta l4proto udp counter name udp_dropped drop
+			}
+		}
+	NFT
+}
+unblock_udp() { at router nft delete table inet blockudp; }
+
+# upnp_table NS TABLE: the chains miniupnpd's nftables back end expects (what Debian's
+# nft_init.sh creates), in a table of the test's own in namespace NS.
+upnp_table() {
+	at "$1" nft -f - <<-NFT
+		table inet $2 {
+			chain forward {
+				type filter hook forward priority filter; policy accept;
+				jump miniupnpd
+			}
+			chain miniupnpd {
+			}
+			chain prerouting {
+				type nat hook prerouting priority dstnat; policy accept;
+				jump prerouting_miniupnpd
+			}
+			chain postrouting {
+				type nat hook postrouting priority srcnat; policy accept;
+				jump postrouting_miniupnpd
+			}
+			chain prerouting_miniupnpd {
+			}
+			chain postrouting_miniupnpd {
+			}
+		}
+	NFT
+}
+
 # gateway: client 192.0.2.2 ── server (192.0.2.1 | 203.0.113.1) ── internet 203.0.113.2
 # "internet" has no route to the client's networks: only the server's masquerade reaches it.
 topo_gateway() {

@@ -7,17 +7,6 @@
 # keepalives over TCP move the server too, so the server reaches it without its help.
 . "$(dirname "$0")/lib.sh"
 topo_nat
-block_udp() {
-	at router nft -f - <<-NFT
-		table inet blockudp {
-			counter udp_dropped { }
-			chain forward {
-				type filter hook forward priority 0;
-				meta l4proto udp counter name udp_dropped drop
-			}
-		}
-	NFT
-}
 block_udp
 udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 

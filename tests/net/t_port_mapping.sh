@@ -23,29 +23,7 @@ LEASES="$TMP/miniupnpd.leases"
 
 bg stund server stund -h 198.51.100.2 -a 198.51.100.3
 
-# What Debian's nft_init.sh would create, in a table of the test's own.
-at router nft -f - <<-NFT
-	table inet $UPNP_TABLE {
-		chain forward {
-			type filter hook forward priority filter; policy accept;
-			jump miniupnpd
-		}
-		chain miniupnpd {
-		}
-		chain prerouting {
-			type nat hook prerouting priority dstnat; policy accept;
-			jump prerouting_miniupnpd
-		}
-		chain postrouting {
-			type nat hook postrouting priority srcnat; policy accept;
-			jump postrouting_miniupnpd
-		}
-		chain prerouting_miniupnpd {
-		}
-		chain postrouting_miniupnpd {
-		}
-	}
-NFT
+upnp_table router "$UPNP_TABLE"
 
 # start_miniupnpd yes|no: NAT-PMP on or off (UPnP IGD always on). Sets UPNPD_PID.
 start_miniupnpd() {

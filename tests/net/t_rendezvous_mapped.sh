@@ -16,28 +16,7 @@ at na nft delete table ip filter
 at r ip addr add 203.0.113.11/24 dev "$P-r"
 bg stund r stund -h 203.0.113.10 -a 203.0.113.11
 UPNP_TABLE="$P-upnp"
-at na nft -f - <<-NFT
-	table inet $UPNP_TABLE {
-		chain forward {
-			type filter hook forward priority filter; policy accept;
-			jump miniupnpd
-		}
-		chain miniupnpd {
-		}
-		chain prerouting {
-			type nat hook prerouting priority dstnat; policy accept;
-			jump prerouting_miniupnpd
-		}
-		chain postrouting {
-			type nat hook postrouting priority srcnat; policy accept;
-			jump postrouting_miniupnpd
-		}
-		chain prerouting_miniupnpd {
-		}
-		chain postrouting_miniupnpd {
-		}
-	}
-NFT
+upnp_table na "$UPNP_TABLE"
 cat >"$TMP/miniupnpd.conf" <<-CONF
 	ext_ifname=$P-nai
 	listening_ip=$P-naa

@@ -17,18 +17,6 @@
 . "$(dirname "$0")/lib.sh"
 topo_nat
 wg_keys server; wg_keys client
-block_udp() {
-	at router nft -f - <<-NFT
-		table inet blockudp {
-			counter udp_dropped { }
-			chain forward {
-				type filter hook forward priority 0;
-				meta l4proto udp counter name udp_dropped drop
-			}
-		}
-	NFT
-}
-unblock_udp() { at router nft delete table inet blockudp; }
 udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 server_udp_in() { at server nft list counter inet count udp_in | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 at server nft -f - <<NFT
