@@ -276,6 +276,10 @@ static void receive_initiation(struct wg_device *dev, const struct wg_queued_mes
 	}
 	p = container_of(hs, struct wg_peer, hs);
 	log_debug("peer %u: received handshake initiation", p->id);
+	/* The peer's UDP reaches us and our response goes back the same way: as good a sign
+	 * that UDP works as a cookie reply, so two peers starting together stay on UDP. */
+	if (m->from.kind == TRANSPORT_UDP)
+		p->udp_answer_ns = wg_now(dev);
 	set_endpoint(p, &m->from);
 	pthread_mutex_lock(&p->lock);
 	received(p, m->len);
