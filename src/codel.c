@@ -1,5 +1,6 @@
 /* CoDel on the daemon's queues and ECN CE marks (RFC 8289, RFC 3168); see codel.h. */
 #include "codel.h"
+#include "offload.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -124,26 +125,17 @@ int codel_parse_target(const char *text, uint64_t *target_ns)
 
 enum { ECN_MASK = 3, ECN_CE = 3 };
 
-/* RFC 1624: the IPv4 header checksum after one 16-bit word changed from old to new. */
-static void csum_replace(uint8_t *check, uint16_t old, uint16_t new)
-{
-	uint32_t sum = (uint16_t)~((check[0] << 8) | check[1]) + (uint32_t)(uint16_t)~old + new;
-
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	check[0] = (uint8_t)(~sum >> 8);
-	check[1] = (uint8_t)~sum;
-}
-
 bool codel_ecn_mark(uint8_t *pkt, size_t len)
 {
 	if (len >= 20 && pkt[0] >> 4 == 4) {
-		uint16_t old = (uint16_t)(pkt[0] << 8 | pkt[1]);
+		uint16_t old, new;
 
 		if (!(pkt[1] & ECN_MASK))
 			return false;
+		memcpy(&old, pkt, sizeof(old));
 		pkt[1] |= ECN_CE;
-		csum_replace(pkt + 10, old, (uint16_t)(pkt[0] << 8 | pkt[1]));
+		memcpy(&new, pkt, sizeof(new));
+		offload_csum_replace(pkt + 10, old, new);
 		return true;
 	}
 	if (len >= 40 && pkt[0] >> 4 == 6) {

@@ -6,6 +6,7 @@
  * sender's stack matches the quoted header to its socket and lowers its path MTU for that
  * destination, as it would for a router's answer. */
 #include "icmp.h"
+#include "be.h"
 #include "offload.h"
 
 #include <string.h>
@@ -25,23 +26,6 @@ enum {
 	REPLY_TTL = 64,
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 /* Checksums are stored as computed: offload_csum_* works on 16-bit words in memory order. */
 static void put_csum(uint8_t *p, uint16_t csum)
 {
@@ -54,7 +38,7 @@ bool icmp_too_big(const uint8_t *pkt, size_t len, size_t mtu)
 		return false;
 	if (pkt[0] >> 4 == 6)
 		return len > (mtu > ICMP_IPV6_MIN_MTU ? mtu : ICMP_IPV6_MIN_MTU);
-	return pkt[0] >> 4 == 4 && (get16(pkt + 6) & IPV4_DF);
+	return pkt[0] >> 4 == 4 && (be16_get(pkt + 6) & IPV4_DF);
 }
 
 /* ---- IPv4 ---- */
@@ -86,13 +70,13 @@ static size_t build_v4(uint8_t *pkt, size_t len, size_t mtu, uint8_t **reply)
 	uint8_t *ip = pkt - IPV4_HLEN - ICMP_HLEN, *icmp = ip + IPV4_HLEN;
 	size_t total = IPV4_HLEN + ICMP_HLEN + quote;
 
-	if (ihl < IPV4_HLEN || ihl > len || (get16(pkt + 6) & IPV4_FRAG_OFFSET) ||
+	if (ihl < IPV4_HLEN || ihl > len || (be16_get(pkt + 6) & IPV4_FRAG_OFFSET) ||
 	    !v4_unicast(pkt + 12) || !v4_unicast(pkt + 16) || v4_is_icmp_error(pkt, ihl, len))
 		return 0;
 	memset(ip, 0, IPV4_HLEN + ICMP_HLEN);
 	ip[0] = 0x45;
 	ip[1] = 0xc0; /* internetwork control, as routers send their errors */
-	put16(ip + 2, (uint16_t)total);
+	be16_put(ip + 2, (uint16_t)total);
 	ip[8] = REPLY_TTL;
 	ip[9] = PROTO_ICMP;
 	memcpy(ip + 12, pkt + 16, 4);
@@ -100,7 +84,7 @@ static size_t build_v4(uint8_t *pkt, size_t len, size_t mtu, uint8_t **reply)
 	put_csum(ip + 10, offload_csum_finish(offload_csum_add(0, ip, IPV4_HLEN)));
 	icmp[0] = ICMP_DEST_UNREACH;
 	icmp[1] = ICMP_FRAG_NEEDED;
-	put16(icmp + 6, (uint16_t)(mtu < 0xffff ? mtu : 0xffff)); /* next-hop MTU, RFC 1191 */
+	be16_put(icmp + 6, (uint16_t)(mtu < 0xffff ? mtu : 0xffff)); /* next-hop MTU, RFC 1191 */
 	put_csum(icmp + 2, offload_csum_finish(offload_csum_add(0, icmp, ICMP_HLEN + quote)));
 	*reply = ip;
 	return total;
@@ -134,13 +118,13 @@ static size_t build_v6(uint8_t *pkt, size_t len, size_t mtu, uint8_t **reply)
 		return 0;
 	memset(ip, 0, IPV6_HLEN + ICMP_HLEN);
 	ip[0] = 0x60;
-	put16(ip + 4, (uint16_t)icmp_len);
+	be16_put(ip + 4, (uint16_t)icmp_len);
 	ip[6] = PROTO_ICMPV6;
 	ip[7] = REPLY_TTL;
 	memcpy(ip + 8, pkt + 24, 16);
 	memcpy(ip + 24, pkt + 8, 16);
 	icmp[0] = ICMPV6_PKT_TOOBIG;
-	put32(icmp + 4, (uint32_t)(mtu > ICMP_IPV6_MIN_MTU ? mtu : ICMP_IPV6_MIN_MTU));
+	be32_put(icmp + 4, (uint32_t)(mtu > ICMP_IPV6_MIN_MTU ? mtu : ICMP_IPV6_MIN_MTU));
 	sum = offload_pseudo_v6(ip + 8, ip + 24, PROTO_ICMPV6, (uint32_t)icmp_len);
 	put_csum(icmp + 2, offload_csum_finish(offload_csum_add(sum, icmp, icmp_len)));
 	*reply = ip;

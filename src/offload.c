@@ -13,6 +13,7 @@
  * with NEEDS_CSUM, which makes the kernel trust its payload (CHECKSUM_PARTIAL): that is why each
  * packet's checksums are verified before it is merged. */
 #include "offload.h"
+#include "be.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,28 +51,6 @@ struct headers {
 	unsigned int version, proto;
 	size_t ip_len, l4_len, total; /* total: the IP length, which may be less than the buffer */
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 /* ---- checksums ---- */
 
@@ -142,12 +121,23 @@ uint16_t offload_csum_finish(uint32_t sum)
 	return (uint16_t)~offload_csum_fold(sum);
 }
 
+void offload_csum_replace(uint8_t *csum, uint16_t old, uint16_t new)
+{
+	uint16_t c;
+	uint32_t sum;
+
+	memcpy(&c, csum, sizeof(c));
+	sum = (uint16_t)~c + (uint32_t)(uint16_t)~old + new;
+	c = offload_csum_finish(sum);
+	memcpy(csum, &c, sizeof(c));
+}
+
 /* Protocol and length as the 16-bit words they are on the wire, loaded in host order. */
 static uint32_t pseudo_tail(uint8_t proto, uint32_t len)
 {
 	uint8_t tail[8] = { 0, 0, (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0, proto };
 
-	put16(tail, (uint16_t)(len >> 16));
+	be16_put(tail, (uint16_t)(len >> 16));
 	return offload_csum_add(0, tail, sizeof(tail));
 }
 
@@ -213,11 +203,11 @@ static int parse_ipv4(const uint8_t *pkt, size_t len, struct headers *h)
 	if (len < IPV4_HDR_MIN)
 		return -EINVAL;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	h->total = get16(pkt + 2);
+	h->total = be16_get(pkt + 2);
 	if (ihl < IPV4_HDR_MIN || ihl > h->total || h->total > len)
 		return -EINVAL;
 	/* A fragment has no transport header to speak of. */
-	if (get16(pkt + 6) & (IPV4_MF | IPV4_OFFSET_MASK))
+	if (be16_get(pkt + 6) & (IPV4_MF | IPV4_OFFSET_MASK))
 		return -EINVAL;
 	h->ip_len = ihl;
 	h->proto = pkt[9];
@@ -229,7 +219,7 @@ static int parse_ipv6(const uint8_t *pkt, size_t len, struct headers *h)
 {
 	if (len < IPV6_HDR_LEN)
 		return -EINVAL;
-	h->total = IPV6_HDR_LEN + (size_t)get16(pkt + 4);
+	h->total = IPV6_HDR_LEN + (size_t)be16_get(pkt + 4);
 	if (h->total > len)
 		return -EINVAL;
 	h->ip_len = IPV6_HDR_LEN;
@@ -283,7 +273,7 @@ bool offload_csum_valid(const uint8_t *pkt, size_t len)
 		return false;
 	l4_total = h.total - h.ip_len;
 	/* An IPv4 UDP checksum of zero was never computed: nothing to verify, nothing to trust. */
-	if (h.proto == IPPROTO_UDP && get16(pkt + h.ip_len + UDP_CSUM_OFFSET) == 0)
+	if (h.proto == IPPROTO_UDP && be16_get(pkt + h.ip_len + UDP_CSUM_OFFSET) == 0)
 		return false;
 	return offload_csum_fold(offload_csum_add(pseudo_sum(pkt, h.proto, l4_total),
 						  pkt + h.ip_len, l4_total)) == 0xffff;
@@ -384,7 +374,7 @@ static int split_none(const struct gso_input *in, uint8_t *const out[], size_t o
 /* Fixes the headers copied into segment i of a TCP super-packet; seq0 is the first one's. */
 static void fix_tcp(uint8_t *tcp, uint32_t seq0, size_t i, uint16_t gso_size, bool last)
 {
-	put32(tcp + 4, seq0 + (uint32_t)(i * gso_size));
+	be32_put(tcp + 4, seq0 + (uint32_t)(i * gso_size));
 	/* As tcp_gso_segment: the end of the data (FIN, PSH) belongs to the last segment, and a
 	 * window reduction (CWR) is announced once, by the first. */
 	if (!last)
@@ -406,16 +396,16 @@ static size_t build_segment(const struct gso_input *in, size_t i, uint8_t *out, 
 	memmove(out, in->pkt, hdrs);
 	memmove(out + hdrs, in->pkt + hdrs + at, seg);
 	if (h->version == 4) {
-		put16(out + 2, (uint16_t)(hdrs + seg));
-		put16(out + 4, (uint16_t)(id0 + i));
+		be16_put(out + 2, (uint16_t)(hdrs + seg));
+		be16_put(out + 4, (uint16_t)(id0 + i));
 		set_ipv4_csum(out, h->ip_len);
 	} else {
-		put16(out + 4, (uint16_t)(h->l4_len + seg));
+		be16_put(out + 4, (uint16_t)(h->l4_len + seg));
 	}
 	if (h->proto == IPPROTO_TCP)
 		fix_tcp(l4, seq0, i, in->vnet.gso_size, i + 1 == in->segments);
 	else
-		put16(l4 + 4, (uint16_t)(UDP_HDR_LEN + seg));
+		be16_put(l4 + 4, (uint16_t)(UDP_HDR_LEN + seg));
 	set_l4_csum(out, h->ip_len, h->proto, h->l4_len + seg);
 	return hdrs + seg;
 }
@@ -425,8 +415,8 @@ static int split_gso(const struct gso_input *in, uint8_t *const out[], size_t ma
 {
 	const uint8_t *l4 = in->pkt + in->h.ip_len;
 	size_t first = in->payload < in->vnet.gso_size ? in->payload : in->vnet.gso_size;
-	uint16_t id0 = in->h.version == 4 ? get16(in->pkt + 4) : 0;
-	uint32_t seq0 = in->h.proto == IPPROTO_TCP ? get32(l4 + 4) : 0;
+	uint16_t id0 = in->h.version == 4 ? be16_get(in->pkt + 4) : 0;
+	uint32_t seq0 = in->h.proto == IPPROTO_TCP ? be32_get(l4 + 4) : 0;
 
 	if (in->segments > max_segments || in->h.ip_len + in->h.l4_len + first > out_capacity)
 		return -ENOSPC;
@@ -473,7 +463,7 @@ static bool udp_candidate(const struct gro_packet *p)
 {
 	const uint8_t *udp = p->ip + p->h.ip_len;
 
-	return get16(udp + 4) == p->len - p->h.ip_len && get16(udp + UDP_CSUM_OFFSET) != 0;
+	return be16_get(udp + 4) == p->len - p->h.ip_len && be16_get(udp + UDP_CSUM_OFFSET) != 0;
 }
 
 /* IPv4 without options, with DF (so the kernel may give the segments any ID) and no reserved
@@ -485,7 +475,7 @@ static bool ip_candidate(const struct gro_packet *p)
 	if (p->h.version == 6)
 		return true;
 	return p->h.ip_len == IPV4_HDR_MIN &&
-	       (get16(p->ip + 6) & (IPV4_RESERVED | IPV4_DF)) == IPV4_DF;
+	       (be16_get(p->ip + 6) & (IPV4_RESERVED | IPV4_DF)) == IPV4_DF;
 }
 
 static void classify(struct gro_packet *p, uint8_t *ip, size_t len, unsigned int flags)
@@ -542,7 +532,7 @@ static bool can_append(const struct offload_write *w, const struct gro_packet *h
 		return false;
 	if (p->h.proto == IPPROTO_UDP)
 		return true;
-	return same_tcp_fields(head, p) && get32(p->ip + p->h.ip_len + 4) == w->next_seq;
+	return same_tcp_fields(head, p) && be32_get(p->ip + p->h.ip_len + 4) == w->next_seq;
 }
 
 static void start_write(struct offload_gro *gro, const struct gro_packet *p, unsigned int i)
@@ -553,7 +543,7 @@ static void start_write(struct offload_gro *gro, const struct gro_packet *p, uns
 				     .proto = p->h.proto, .open = p->candidate,
 				     .gso_size = (uint16_t)p->payload };
 	if (p->h.proto == IPPROTO_TCP && p->candidate) {
-		w->next_seq = get32(p->ip + p->h.ip_len + 4) + (uint32_t)p->payload;
+		w->next_seq = be32_get(p->ip + p->h.ip_len + 4) + (uint32_t)p->payload;
 		/* PSH ends what the sender meant as one unit: nothing may follow it. */
 		w->psh = p->ip[p->h.ip_len + 13] & TCP_PSH;
 		w->open = !w->psh;
@@ -618,15 +608,15 @@ static void finish_merged(struct offload_write *w, const struct gro_packet *head
 	uint16_t partial = offload_csum_fold(pseudo_sum(ip, w->proto, l4_total));
 
 	if (head->h.version == 4) {
-		put16(ip + 2, (uint16_t)w->len);
+		be16_put(ip + 2, (uint16_t)w->len);
 		set_ipv4_csum(ip, head->h.ip_len);
 	} else {
-		put16(ip + 4, (uint16_t)l4_total);
+		be16_put(ip + 4, (uint16_t)l4_total);
 	}
 	if (tcp && w->psh)
 		l4[13] |= TCP_PSH;
 	if (!tcp)
-		put16(l4 + 4, (uint16_t)l4_total);
+		be16_put(l4 + 4, (uint16_t)l4_total);
 	memcpy(l4 + (tcp ? TCP_CSUM_OFFSET : UDP_CSUM_OFFSET), &partial, 2);
 	w->vnet = (struct virtio_net_hdr){
 		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,

@@ -52,6 +52,9 @@ uint32_t offload_csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t offload_csum_fold(uint32_t sum);
 /* Folds and complements: the value of a checksum field (store it with memcpy). */
 uint16_t offload_csum_finish(uint32_t sum);
+/* RFC 1624: updates the checksum field at csum after one 16-bit word of what it covers changed
+ * from old to new (both as loaded with memcpy, like the field itself). */
+void offload_csum_replace(uint8_t *csum, uint16_t old, uint16_t new);
 /* Pseudo-header sums for a transport segment of len bytes (header included). */
 uint32_t offload_pseudo_v4(const uint8_t src[4], const uint8_t dst[4], uint8_t proto, uint32_t len);
 uint32_t offload_pseudo_v6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto,

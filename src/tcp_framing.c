@@ -1,5 +1,6 @@
 /* Datagrams over a TCP stream: reassembly and the send queue (see tcp_framing.h). */
 #include "tcp_framing.h"
+#include "be.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 static size_t frame_len(const uint8_t *p)
 {
-	return (size_t)p[0] << 8 | p[1];
+	return be16_get(p);
 }
 
 size_t tcp_rx_space(struct tcp_rx *r, uint8_t **at)
@@ -86,8 +87,7 @@ void tcp_rx_free(struct tcp_rx *r)
 
 void tcp_frame_header(uint8_t hdr[TCP_FRAME_HEADER], size_t len)
 {
-	hdr[0] = (uint8_t)(len >> 8);
-	hdr[1] = (uint8_t)len;
+	be16_put(hdr, (uint16_t)len);
 }
 
 int tcp_tx_push(struct tcp_tx *q, const uint8_t hdr[TCP_FRAME_HEADER], const uint8_t *data,

@@ -32,6 +32,7 @@
  */
 #include "wg.h"
 #include "log.h"
+#include "offload.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -144,20 +145,6 @@ bool wg_pmtu_message(struct worker *w, struct wg_peer *p, const uint8_t *plain, 
 	return true;
 }
 
-/* RFC 1624: the checksum after one 16-bit word changed from old to new (both wire order). */
-static void csum_replace(uint8_t *csum, uint16_t old, uint16_t new)
-{
-	uint16_t c;
-	uint32_t sum;
-
-	memcpy(&c, csum, 2);
-	sum = (uint16_t)~c + (uint32_t)(uint16_t)~old + new;
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	c = (uint16_t)~sum;
-	memcpy(csum, &c, 2);
-}
-
 /* The TCP header of a first fragment (IPv4) or right after the fixed header (IPv6), or NULL. */
 static uint8_t *tcp_header(uint8_t *pkt, size_t len, size_t *ip_hlen)
 {
@@ -203,7 +190,7 @@ void wg_pmtu_clamp_mss(uint8_t *pkt, size_t len, size_t mtu)
 				return;
 			new = htons((uint16_t)max);
 			memcpy(tcp + i + 2, &new, 2);
-			csum_replace(tcp + 16, old, new);
+			offload_csum_replace(tcp + 16, old, new);
 			return;
 		}
 		i += tcp[i + 1];
