@@ -386,8 +386,9 @@ static int take(struct tcp_transport *c, struct conn *k, uint8_t *const *bufs, s
 			continue;
 		}
 		memcpy(bufs[n], frame, len);
-		out[n].data = bufs[n];
-		out[n].len = len;
+		/* No arrival time: the frame may have waited in our stream buffer as well as the
+		 * kernel's, and the outer TCP's own congestion control governs that queue. */
+		out[n] = (struct transport_rx){ .data = bufs[n], .len = len };
 		report_from(k, &out[n].from);
 		n++;
 	}

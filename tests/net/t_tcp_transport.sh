@@ -145,19 +145,11 @@ wait_until 10 sh -c "[ \$(stat -c %s '$TMP/received') -ge 4000000 ]" || fail "mi
 block_udp
 touch "$TMP/blocked"
 blocked_at=$SECONDS
-# Known open defect (issue 11): on a loaded machine the inner transfer sometimes breaks after
-# the move to TCP (socat exits with an error, cause not found yet). Until it is fixed the move
-# itself is still asserted below, and MYVPN_TEST_STRICT=1 makes the transfer's failure fatal.
-if wait "$SENDER"; then
-	check_received "blocked mid-transfer"
-	[ "$(resets client)" = "$resets_client" ] && [ "$(resets server)" = "$resets_server" ] ||
-		fail "mid: an inner TCP connection was reset"
-	log "blocked mid-transfer: 20 MB intact, no reset ($((SECONDS - blocked_at)) s after the block)"
-elif [ "${MYVPN_TEST_STRICT:-0}" = 1 ]; then
-	fail "mid: the sender failed: $(tail -5 "$TMP/mid.log")"
-else
-	log "KNOWN ISSUE: mid: the inner transfer broke after the move to TCP (received $(stat -c %s "$TMP/received") bytes; resets client $resets_client -> $(resets client), server $resets_server -> $(resets server))"
-fi
+wait "$SENDER" || fail "mid: the sender failed (received $(stat -c %s "$TMP/received") bytes): $(tail -5 "$TMP/mid.log")"
+check_received "blocked mid-transfer"
+[ "$(resets client)" = "$resets_client" ] && [ "$(resets server)" = "$resets_server" ] ||
+	fail "mid: an inner TCP connection was reset"
+log "blocked mid-transfer: 20 MB intact, no reset ($((SECONDS - blocked_at)) s after the block)"
 grep -q "trying TCP" "$TMP/mid.log" || fail "mid: no move to TCP logged: $(cat "$TMP/mid.log")"
 # The server heard nothing either, but its client's address is a NAT's: nothing to dial.
 ! grep -q "trying TCP" "$TMP/server.log" || fail "mid: the server tried to dial its client over TCP"
