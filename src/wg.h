@@ -178,6 +178,7 @@ struct wg_device {
 	size_t stage_slot_size; /* atomic: for new staging buffers, from the MTU (wg_device_set_mtu) */
 	struct loop_timer timer;   /* the earliest deadline over all peers */
 	uint64_t worker_deadline_ns; /* atomic: an earlier deadline set off the timer (workers, UAPI) */
+	uint64_t armed_deadline_ns;  /* atomic: timer.deadline_ns as the control thread published it */
 	uint64_t prng;             /* the control thread's jitter */
 	/* Diffie-Hellman budgets per source address: senders that did not (ratelimiter) and that
 	 * did (proven_ratelimiter) prove their address with a cookie. */

@@ -4,33 +4,42 @@
 #include "wg.h"
 #include "log.h"
 
-/* Workers cannot touch the control loop's timer: they lower worker_deadline_ns and wake the
- * control thread, which folds it in. */
+/* Workers cannot touch the control loop's timer: they post a deadline in worker_deadline_ns,
+ * and wake the control thread only when it is earlier than the one armed there
+ * (armed_deadline_ns; 0: none). A batch of traffic mostly moves its peer's deadlines later,
+ * which needs no wake-up: when the timer fires, the control thread rescans every peer. The post
+ * and the check of armed pair with the control's publish and collect in wg_timers_fold (both
+ * sequentially consistent): either the worker sees the new armed deadline, or the control thread
+ * sees the post. */
 void wg_timers_changed(struct wg_peer *p)
 {
 	struct wg_device *dev = p->dev;
 	uint64_t deadline = timers_next_deadline(&p->timers);
-	uint64_t seen = __atomic_load_n(&dev->worker_deadline_ns, __ATOMIC_RELAXED);
+	uint64_t seen = __atomic_load_n(&dev->worker_deadline_ns, __ATOMIC_RELAXED), armed;
 
 	if (!deadline)
 		return;
-	while (!seen || deadline < seen) {
+	while (!seen || deadline < seen)
 		if (__atomic_compare_exchange_n(&dev->worker_deadline_ns, &seen, deadline, false,
-						__ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-			if (dev->engine)
-				engine_wake(dev->engine);
-			return;
-		}
-	}
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			break;
+	armed = __atomic_load_n(&dev->armed_deadline_ns, __ATOMIC_SEQ_CST);
+	if ((!armed || deadline < armed) && dev->engine)
+		engine_wake(dev->engine);
 }
 
-/* Control thread: the earliest deadline a worker (or anything else) asked for. */
+/* Control thread: folds in the earliest deadline posted, and publishes what is armed. */
 void wg_timers_fold(struct wg_device *dev)
 {
-	uint64_t d = __atomic_exchange_n(&dev->worker_deadline_ns, 0, __ATOMIC_ACQUIRE);
+	for (;;) {
+		uint64_t d;
 
-	if (d && (!dev->timer.deadline_ns || d < dev->timer.deadline_ns))
+		__atomic_store_n(&dev->armed_deadline_ns, dev->timer.deadline_ns, __ATOMIC_SEQ_CST);
+		d = __atomic_exchange_n(&dev->worker_deadline_ns, 0, __ATOMIC_SEQ_CST);
+		if (!d || (dev->timer.deadline_ns && d >= dev->timer.deadline_ns))
+			return;
 		dev->timer.deadline_ns = d;
+	}
 }
 
 static void zero_keys(struct wg_peer *p)
@@ -94,6 +103,8 @@ static void on_timer(struct loop_timer *timer)
 	struct wg_device *dev = container_of(timer, struct wg_device, timer);
 	uint64_t now = dev->engine->loop.now_ns, earliest = 0;
 
+	/* Until the rescan below is published, every deadline a worker sets wakes us. */
+	__atomic_store_n(&dev->armed_deadline_ns, 0, __ATOMIC_SEQ_CST);
 	wg_for_each_peer(dev, p) {
 		unsigned int actions;
 

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -221,6 +222,55 @@ static void peers_wait_for_a_private_key(void **state)
 	wg_device_free(&dev);
 }
 
+/* Whether a wake-up of the control thread is pending (and clears it). */
+static bool woken(int wake_fd)
+{
+	uint64_t count;
+
+	return read(wake_fd, &count, sizeof(count)) == (ssize_t)sizeof(count);
+}
+
+/* A worker's deadline later than the one armed needs no wake-up of the control thread (its
+ * timer fires first and rescans every peer): bulk traffic used to wake it once per batch. An
+ * earlier deadline wakes it and is folded into its timer; with nothing armed, any does. */
+static void timers_wake_only_for_earlier_deadlines(void **state)
+{
+	struct engine e = { .wake_fd = eventfd(0, EFD_NONBLOCK) };
+	struct wg_device dev;
+	struct wg_peer *p;
+
+	assert_true(e.wake_fd >= 0);
+	setup_device(&dev, &p);
+	dev.engine = &e;
+	dev.timer.deadline_ns = 5000;
+	wg_timers_fold(&dev);
+	p->timers.zero_key_material = 9000;
+	wg_timers_changed(p);
+	assert_false(woken(e.wake_fd));
+	wg_timers_fold(&dev);
+	assert_int_equal(dev.timer.deadline_ns, 5000);
+
+	p->timers.zero_key_material = 3000;
+	wg_timers_changed(p);
+	assert_true(woken(e.wake_fd));
+	wg_timers_fold(&dev);
+	assert_int_equal(dev.timer.deadline_ns, 3000);
+	p->timers.zero_key_material = 4000;
+	wg_timers_changed(p);
+	assert_false(woken(e.wake_fd));
+	wg_timers_fold(&dev);
+	assert_int_equal(dev.timer.deadline_ns, 3000);
+
+	dev.timer.deadline_ns = 0;
+	wg_timers_fold(&dev);
+	p->timers.zero_key_material = 9000;
+	wg_timers_changed(p);
+	assert_true(woken(e.wake_fd));
+	dev.engine = NULL;
+	wg_device_free(&dev);
+	close(e.wake_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +279,7 @@ int main(void)
 		cmocka_unit_test(peer_removal),
 		cmocka_unit_test(staged_packets_sealed),
 		cmocka_unit_test(peers_wait_for_a_private_key),
+		cmocka_unit_test(timers_wake_only_for_earlier_deadlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
