@@ -4,6 +4,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netlink.h"
+#include "plain.h"
 #include "portmap.h"
 
 #include <errno.h>
@@ -28,6 +29,8 @@ static void get_info(void *ctx, struct uapi_device_info *info)
 	info->udp_family = first_transport(c)->family;
 	if (c->portmap)
 		portmap_get(c->portmap, &info->portmap);
+	if (c->plain)
+		plain_get_remote(c->plain, &info->plain);
 }
 
 static const struct stats *get_stats(void *ctx)
