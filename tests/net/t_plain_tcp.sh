@@ -37,6 +37,8 @@ expect_show "$P-ts" "  client 198\.51\.100\.1:[0-9]+: tcp, 0 switches" # first h
 "$MYVPN" show "$P-tc" --json | tr -d ' \n' |
 	grep -q '"plain":{"role":"server","endpoint":"198.51.100.2:12345","transport":"tcp"}' ||
 	fail "no plain object in: $("$MYVPN" show "$P-tc" --json)"
+"$MYVPN" show "$P-tc" --prometheus | grep -qx "myvpn_plain_tcp{device=\"$P-tc\",role=\"server\"} 1" ||
+	fail "metrics: $("$MYVPN" show "$P-tc" --prometheus | grep plain)"
 
 head -c 10000000 /dev/urandom >"$TMP/blob"
 want=$(sha256sum <"$TMP/blob" | cut -d' ' -f1)
