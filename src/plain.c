@@ -6,9 +6,10 @@
  * re-mapping) only for a well-formed IP packet whose inner source is the client's tunnel
  * address, and only once the old address has been silent for PLAIN_ROAM_QUIET_NS; a bare
  * keepalive moves it only from the client's own host (another port, or the other transport:
- * an idle client that switched between UDP and TCP), after the same silence. Every move is logged. Without authentication
- * someone who can forge such a packet while the client is silent can still redirect a server,
- * which is why the plaintext modes warn at start-up.
+ * an idle client that switched between UDP and TCP), after the same silence. Every move is
+ * logged, and a move to the other transport counts as a transport switch, as on the client.
+ * Without authentication someone who can forge such a packet while the client is silent can
+ * still redirect a server, which is why the plaintext modes warn at start-up.
  *
  * A server answers each keepalive from its client's host (its endpoint, or another port or
  * transport of the same address) with a keepalive: the client learns whether the path works,
