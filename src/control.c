@@ -4,6 +4,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "netlink.h"
+#include "plain.h"
 #include "portmap.h"
 
 #include <errno.h>
@@ -28,6 +29,8 @@ static void get_info(void *ctx, struct uapi_device_info *info)
 	info->udp_family = first_transport(c)->family;
 	if (c->portmap)
 		portmap_get(c->portmap, &info->portmap);
+	if (c->plain)
+		plain_get_remote(c->plain, &info->plain);
 }
 
 static const struct stats *get_stats(void *ctx)
@@ -44,12 +47,15 @@ int control_metrics(void *ctx, struct uapi_buf *out)
 	struct engine *e = c->engine;
 	struct stats workers[ENGINE_MAX_WORKERS];
 	struct portmap_status pm = { .state = PORTMAP_NONE };
+	struct uapi_plain_remote plain = { .role = UAPI_PLAIN_NONE };
 	struct metrics_input in = { .ifname = c->dev->ifname, .dev = c->wg, .total = &c->stats,
 				    .workers = workers, .worker_count = e->worker_count,
-				    .portmap = &pm, .now_ns = loop_clock_ns() };
+				    .portmap = &pm, .now_ns = loop_clock_ns(), .plain = &plain };
 
 	if (c->portmap)
 		portmap_get(c->portmap, &pm);
+	if (c->plain)
+		plain_get_remote(c->plain, &plain);
 	engine_stats(e, &c->stats);
 	memset(workers, 0, sizeof(workers[0]) * e->worker_count);
 	for (unsigned int i = 0; i < e->worker_count; i++)

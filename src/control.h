@@ -10,6 +10,7 @@
 #include "wg.h"
 
 struct mnl_socket;
+struct plain_tunnel;
 
 struct control {
 	struct device *dev;
@@ -24,6 +25,9 @@ struct control {
 	/* The router's mapping of our ports, or NULL: shown by stats=1, told of a new listen
 	 * port. Set by the caller after portmap_start. */
 	struct portmap *portmap;
+	/* A plaintext interface's tunnel, whose remote stats=1 shows; NULL for an encrypted one.
+	 * Set by the caller after control_open. */
+	struct plain_tunnel *plain;
 	bool uapi_open;
 };
 

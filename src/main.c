@@ -202,6 +202,8 @@ static int open_control(struct control *control, struct device *dev, const struc
 		}
 		log_warn("%s; continuing without it", err);
 	}
+	if (t->ops != &wg_ops)
+		control->plain = &t->plain;
 	if (t->fwmark && control_set_fwmark(control, t->fwmark)) {
 		fprintf(stderr, "myvpn: error: cannot set FwMark %u: %s\n", t->fwmark, strerror(errno));
 		return ALREADY_REPORTED;

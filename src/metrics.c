@@ -249,10 +249,30 @@ static int put_port_mapping(struct uapi_buf *out, const struct metrics_input *in
 	return ret;
 }
 
+/* A plaintext interface's one remote, as myvpn_peer_tcp is for each encrypted peer; role is
+ * what the remote is to us (server, client, peer). */
+static int put_plain(struct uapi_buf *out, const struct metrics_input *in)
+{
+	static const char *const roles[] = {
+		[UAPI_PLAIN_SERVER] = "server", [UAPI_PLAIN_CLIENT] = "client", [UAPI_PLAIN_PEER] = "peer",
+	};
+	const struct uapi_plain_remote *r = in->plain;
+	int ret;
+
+	if (!r || r->role == UAPI_PLAIN_NONE)
+		return 0;
+	ret = family(out, "myvpn_plain_tcp", "gauge",
+		     "1 while the plaintext tunnel's remote is reached over TCP, 0 over UDP or unknown");
+	ret |= uapi_buf_printf(out, "myvpn_plain_tcp{device=\"%s\",role=\"%s\"} %d\n", in->ifname,
+			       roles[r->role],
+			       endpoint_is_set(&r->endpoint) && r->kind == TRANSPORT_TCP);
+	return ret;
+}
+
 int metrics_write(struct uapi_buf *out, const struct metrics_input *in)
 {
 	if (put_peers(out, in) || put_counters(out, in) || put_handshakes(out, in) ||
-	    put_workers(out, in) || put_port_mapping(out, in))
+	    put_workers(out, in) || put_port_mapping(out, in) || put_plain(out, in))
 		return -ENOMEM;
 	return 0;
 }

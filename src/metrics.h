@@ -25,6 +25,9 @@
  *                                                             mapping on only
  *   myvpn_port_mapping_lifetime_seconds{device}               gauge: left; while mapped with
  *                                                             a lifetime only
+ *   myvpn_plain_tcp{device,role}                              gauge: 1 while a plaintext
+ *                                                             interface's remote is reached
+ *                                                             over TCP; plaintext only
  *
  * Label cardinality is bounded: at most METRICS_MAX_PEERS peers are listed (in the device's
  * order), and a peer's allowed_ips label lists at most METRICS_MAX_ALLOWED_IPS prefixes
@@ -43,6 +46,7 @@ struct metrics_input {
 	unsigned int worker_count;
 	const struct portmap_status *portmap; /* NULL or state NONE: port mapping off */
 	uint64_t now_ns;                      /* monotonic, for the mapping's lifetime left */
+	const struct uapi_plain_remote *plain; /* NULL or role NONE: an encrypted interface */
 };
 
 /* Appends the whole exposition to out: 0 or -ENOMEM. Call on the device's control thread

@@ -6,9 +6,10 @@
  * re-mapping) only for a well-formed IP packet whose inner source is the client's tunnel
  * address, and only once the old address has been silent for PLAIN_ROAM_QUIET_NS; a bare
  * keepalive moves it only from the client's own host (another port, or the other transport:
- * an idle client that switched between UDP and TCP), after the same silence. Every move is logged. Without authentication
- * someone who can forge such a packet while the client is silent can still redirect a server,
- * which is why the plaintext modes warn at start-up.
+ * an idle client that switched between UDP and TCP), after the same silence. Every move is
+ * logged, and a move to the other transport counts as a transport switch, as on the client.
+ * Without authentication someone who can forge such a packet while the client is silent can
+ * still redirect a server, which is why the plaintext modes warn at start-up.
  *
  * A server answers each keepalive from its client's host (its endpoint, or another port or
  * transport of the same address) with a keepalive: the client learns whether the path works,
@@ -16,6 +17,7 @@
 #include "plain.h"
 #include "log.h"
 #include "packet.h"
+#include "uapi.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -77,16 +79,19 @@ static void learn_client(struct worker *w, struct plain_tunnel *t, const struct 
 {
 	char old[INET6_ADDRSTRLEN + 8], new[INET6_ADDRSTRLEN + 8];
 	union endpoint was;
-	bool moved;
+	bool moved, switched;
 
 	pthread_mutex_lock(&t->lock);
 	was = t->endpoint.remote;
 	moved = !endpoint_equal(&t->endpoint.remote, &from->remote);
+	switched = endpoint_is_set(&was) && t->endpoint.kind != from->kind;
 	t->endpoint = *from;
 	bump_generation(t);
 	pthread_mutex_unlock(&t->lock);
 	refresh_endpoint(t, w->tunnel_local);
 	heard_client(w, t);
+	if (switched) /* the client moved between UDP and TCP: counted as the client counts it */
+		stats_add(&w->stats.transport_switches, 1);
 	if (!moved)
 		return;
 	if (endpoint_is_set(&was))
@@ -294,6 +299,16 @@ static void on_keepalive_timer(struct loop_timer *timer)
 	if (t->engine->loop.now_ns - __atomic_load_n(&t->last_tx_ns, __ATOMIC_RELAXED) >= t->keepalive_ns)
 		send_keepalive(t);
 	arm_keepalive(t);
+}
+
+void plain_get_remote(struct plain_tunnel *t, struct uapi_plain_remote *out)
+{
+	out->role = t->mode == MODE_CLIENT ? UAPI_PLAIN_SERVER :
+		    t->mode == MODE_SERVER ? UAPI_PLAIN_CLIENT : UAPI_PLAIN_PEER;
+	pthread_mutex_lock(&t->lock);
+	out->endpoint = t->endpoint.remote;
+	out->kind = t->endpoint.kind;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,

@@ -51,12 +51,17 @@ struct plain_worker_state {
 
 extern const struct tunnel_ops plain_ops;
 
+struct uapi_plain_remote;
+
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,
 		int keepalive_seconds, enum transport_mode transport);
 void plain_free(struct plain_tunnel *t);
 /* Arms the keepalive timer on the control loop; a client speaks first, which opens its NAT
  * mapping at once. */
 int plain_start(struct plain_tunnel *t, struct engine *e);
+
+/* The remote as stats=1 reports it (uapi.h), copied under the lock: any thread. */
+void plain_get_remote(struct plain_tunnel *t, struct uapi_plain_remote *out);
 
 /* plain.c, for plain_transport.c: a keepalive to `to` now (control thread). */
 void plain_send_keepalive(struct plain_tunnel *t, const struct dgram_addr *to);

@@ -352,6 +352,54 @@ static int portmap_line(void *ctx, const char *key, char *value)
 	return 0;
 }
 
+static bool one_of(const char *value, const char *const *names)
+{
+	for (; *names; names++)
+		if (!strcmp(value, *names))
+			return true;
+	return false;
+}
+
+/* "ADDR:PORT" or "[V6]:PORT" as the daemon writes it: text, then a port from 1 to 65535. */
+static bool endpoint_text(const char *value)
+{
+	const char *colon = strrchr(value, ':');
+	uint64_t port;
+
+	return colon && colon > value && printable(value) && !parse_u64(colon + 1, 65535, &port) &&
+	       port;
+}
+
+static int plain_line(void *ctx, const char *key, char *value)
+{
+	static const char *const roles[] = { "server", "client", "peer", NULL };
+	static const char *const transports[] = { "udp", "tcp", NULL };
+	struct show_plain *pl = ctx;
+
+	if (!strcmp(key, "plain_role"))
+		return one_of(value, roles) ? copy_text(pl->role, sizeof(pl->role), value) : -EBADMSG;
+	if (!strcmp(key, "plain_transport"))
+		return one_of(value, transports) ?
+			       copy_text(pl->transport, sizeof(pl->transport), value) : -EBADMSG;
+	if (!strcmp(key, "plain_endpoint"))
+		return endpoint_text(value) ?
+			       copy_text(pl->endpoint, sizeof(pl->endpoint), value) : -EBADMSG;
+	return 0;
+}
+
+int show_parse_plain(struct show_plain *pl, const char *reply, size_t len)
+{
+	int ret;
+
+	memset(pl, 0, sizeof(*pl));
+	ret = parse_reply(reply, len, plain_line, pl);
+	if (!ret && (!pl->endpoint[0] != !pl->transport[0] || (pl->endpoint[0] && !pl->role[0])))
+		ret = -EBADMSG;
+	if (ret)
+		memset(pl, 0, sizeof(*pl));
+	return ret;
+}
+
 int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len)
 {
 	struct paths_ctx c = { .ifc = ifc };
@@ -601,6 +649,23 @@ static void print_transports(FILE *out, const struct show_interface *ifc)
 	}
 }
 
+/* A plaintext interface's one remote, in the same section: "server 198.51.100.2:12345: tcp,
+ * 1 switch"; the switches are the interface's, as it has only this remote. */
+static void print_plain(FILE *out, const struct show_interface *ifc)
+{
+	const struct show_plain *pl = &ifc->plain;
+	uint64_t n = ifc->stats.transport_switches;
+
+	if (!pl->role[0])
+		return;
+	if (!pl->endpoint[0]) {
+		fprintf(out, "\ntransport:\n  %s: not yet heard from\n", pl->role);
+		return;
+	}
+	fprintf(out, "\ntransport:\n  %s %s: %s, %" PRIu64 " switch%s\n", pl->role, pl->endpoint,
+		pl->transport, n, n == 1 ? "" : "es");
+}
+
 static void print_drops(FILE *out, const struct stats *st)
 {
 	bool any = false;
@@ -645,6 +710,7 @@ void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_s
 	free(order);
 	print_path_mtus(out, ifc);
 	print_transports(out, ifc);
+	print_plain(out, ifc);
 	if (ifc->has_stats) {
 		fputc('\n', out);
 		print_drops(out, &ifc->stats);
@@ -775,6 +841,30 @@ static void json_rendezvous(FILE *out, const struct show_interface *ifc)
 	fprintf(out, ",\n      \"nat_keepalive\": %u\n    },\n", ifc->nat_keepalive);
 }
 
+static void json_string_or_null(FILE *out, const char *s)
+{
+	if (s[0])
+		json_string(out, s);
+	else
+		fputs("null", out);
+}
+
+static void json_plain(FILE *out, const struct show_plain *pl)
+{
+	fputs("    \"plain\": ", out);
+	if (!pl->role[0]) {
+		fputs("null,\n", out);
+		return;
+	}
+	fputs("{\n      \"role\": ", out);
+	json_string(out, pl->role);
+	fputs(",\n      \"endpoint\": ", out);
+	json_string_or_null(out, pl->endpoint);
+	fputs(",\n      \"transport\": ", out);
+	json_string_or_null(out, pl->transport);
+	fputs("\n    },\n", out);
+}
+
 static void json_interface(FILE *out, const struct show_interface *ifc)
 {
 	char b64[WGCRYPTO_KEY_B64_LEN + 1];
@@ -792,6 +882,7 @@ static void json_interface(FILE *out, const struct show_interface *ifc)
 		ifc->listen_port, ifc->fwmark);
 	json_portmap(out, &ifc->portmap);
 	json_rendezvous(out, ifc);
+	json_plain(out, &ifc->plain);
 	fputs("    \"peers\": [", out);
 	for (size_t i = 0; i < ifc->peer_count; i++) {
 		fputs(i ? ",\n" : "\n", out);
@@ -934,6 +1025,7 @@ static int load_interface(const char *dir, const char *name, struct show_interfa
 		ifc->has_stats = true;
 		if (show_parse_portmap(&ifc->portmap, reply.data, reply.len))
 			memset(&ifc->portmap, 0, sizeof(ifc->portmap));
+		show_parse_plain(&ifc->plain, reply.data, reply.len); /* zeroed when malformed */
 	} else {
 		memset(&ifc->stats, 0, sizeof(ifc->stats));
 	}

@@ -56,6 +56,14 @@ struct show_portmap {
 	char error[128];
 };
 
+/* A plaintext interface's one remote (the plain_ lines of stats=1); role "" = none reported
+ * (an encrypted interface, or a daemon without them). */
+struct show_plain {
+	char role[8];      /* what the remote is to us: "server", "client", "peer" */
+	char endpoint[SHOW_ENDPOINT_LEN]; /* "ADDR:PORT"; "" = a server not yet heard from */
+	char transport[4]; /* "udp", "tcp"; "" exactly when endpoint is */
+};
+
 struct show_interface {
 	char name[IFNAMSIZ];
 	bool has_private_key;
@@ -67,6 +75,7 @@ struct show_interface {
 	bool has_stats; /* false for a daemon that does not answer stats=1 */
 	struct stats stats;
 	struct show_portmap portmap;
+	struct show_plain plain;
 	/* paths=1: the rendezvous role ("serve", "client"; "" = none) and, on a client, whether
 	 * it is behind NAT ("behind", "none", "unknown"), as whom R sees it, its keepalive */
 	char rendezvous[8], nat[8], seen[64];
@@ -88,6 +97,11 @@ int show_parse_paths(struct show_interface *ifc, const char *reply, size_t len);
 /* Parses the portmap_ lines of a reply to stats=1 into *pm (zeroed first); other lines are
  * skipped. Same return values as show_parse_get. */
 int show_parse_portmap(struct show_portmap *pm, const char *reply, size_t len);
+/* Parses the plain_ lines of a reply to stats=1 into *pl (zeroed first); other lines are
+ * skipped. An unknown role or transport, an endpoint that is not ADDR:PORT, or an endpoint
+ * without a transport (or the reverse, or either without a role) is -EBADMSG. Otherwise as
+ * show_parse_get. */
+int show_parse_plain(struct show_plain *pl, const char *reply, size_t len);
 /* Frees the peers and zeroes ifc. */
 void show_interface_free(struct show_interface *ifc);
 
@@ -97,8 +111,10 @@ void show_format_duration(char *buf, size_t len, uint64_t seconds);
 void show_format_bytes(char *buf, size_t len, uint64_t bytes);
 
 /* One interface as `wg show IFNAME` prints it (without colours; peers with the latest
- * handshake first; a "port mapping:" line after the port when the daemon reports one), then "drops:" with the non-zero drop counters, or "drops: none". now_sec
- * is the Unix time, for "latest handshake: N seconds ago". */
+ * handshake first; a "port mapping:" line after the port when the daemon reports one), then
+ * myvpn's sections (a plaintext interface's remote under "transport:"), then "drops:" with the
+ * non-zero drop counters, or "drops: none". now_sec is the Unix time, for "latest handshake: N
+ * seconds ago". */
 void show_print_text(FILE *out, const struct show_interface *ifc, uint64_t now_sec);
 /* A JSON array with one object per interface (keys in the man page); "[]" for none. */
 void show_print_json(FILE *out, const struct show_interface *ifcs, size_t count);

@@ -296,6 +296,31 @@ int uapi_portmap(const struct portmap_status *pm, uint64_t now_ns, struct uapi_b
 	return 0;
 }
 
+/* ---- a plaintext interface's remote (myvpn's extension, in the stats=1 reply) ---- */
+
+int uapi_plain(const struct uapi_plain_remote *r, struct uapi_buf *out)
+{
+	static const char *const roles[] = {
+		[UAPI_PLAIN_SERVER] = "server", [UAPI_PLAIN_CLIENT] = "client", [UAPI_PLAIN_PEER] = "peer",
+	};
+	char ep[INET6_ADDRSTRLEN + 16];
+	size_t start = out->len;
+	int ret = 0;
+
+	if (r->role == UAPI_PLAIN_NONE)
+		return 0;
+	ret |= uapi_buf_printf(out, "plain_role=%s\n", roles[r->role]);
+	if (endpoint_is_set(&r->endpoint))
+		ret |= uapi_buf_printf(out, "plain_endpoint=%s\nplain_transport=%s\n",
+				       endpoint_format(&r->endpoint, ep, sizeof(ep)),
+				       r->kind == TRANSPORT_TCP ? "tcp" : "udp");
+	if (ret) {
+		out->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* ---- set: parse ---- */
 
 enum device_flags {
@@ -984,7 +1009,8 @@ int uapi_handle(struct wg_device *dev, const struct uapi_device_info *info,
 		err = -EINVAL;
 	} else if (stats && starts_with(request, len, "stats=1\n")) {
 		if (len == 9 && request[8] == '\n')
-			return uapi_portmap(&info->portmap, now_ns, out) || uapi_stats(stats, out) ?
+			return uapi_portmap(&info->portmap, now_ns, out) ||
+				       uapi_plain(&info->plain, out) || uapi_stats(stats, out) ?
 				       uapi_buf_printf(out, "errno=%d\n\n", -ENOMEM) : 0;
 		err = -EINVAL;
 	} else if (stats && dev->rdv.mode != RDV_OFF && starts_with(request, len, "paths=1\n")) {

@@ -42,8 +42,14 @@
  *                                   [portmap_external_tcp_port=N\n] [portmap_lifetime=SECONDS\n]]
  *                                  [portmap_error=TEXT\n]
  *
- * (no lifetime line: a permanent UPnP lease). get=1 stays exactly wg's, so `wg show` and
- * `wg showconf` see nothing new.
+ * (no lifetime line: a permanent UPnP lease). A plaintext interface's reply then names its
+ * one remote (uapi_plain), what that remote is to us, and, once known, where it is and over which
+ * transport (a server knows nothing of its client until it hears it):
+ *
+ *                                  plain_role=server|client|peer\n
+ *                                  [plain_endpoint=ADDR:PORT\n plain_transport=udp|tcp\n]
+ *
+ * get=1 stays exactly wg's, so `wg show` and `wg showconf` see nothing new.
  *
  *   paths=1\n\n                ->  { public_key=<hex>\n path=direct|mapped|relay|tcp|none\n
  *                                  relay_tx_bytes=N\n relay_rx_bytes=N\n relayed_bytes=N\n }*
@@ -67,12 +73,27 @@ enum {
 	UAPI_MAX_LINE = 256, /* the longest valid line is an IPv6 endpoint with a scope: ~70 */
 };
 
+/* What a plaintext interface's one remote is to us: a client's remote is its server. */
+enum uapi_plain_role {
+	UAPI_PLAIN_NONE,   /* an encrypted interface: no plain_ lines */
+	UAPI_PLAIN_SERVER,
+	UAPI_PLAIN_CLIENT,
+	UAPI_PLAIN_PEER,
+};
+
+struct uapi_plain_remote {
+	enum uapi_plain_role role;
+	union endpoint endpoint;  /* unset until a server hears its client */
+	enum transport_kind kind; /* the transport the remote is reached over now */
+};
+
 /* What the device cannot know itself: the shell owns the socket. */
 struct uapi_device_info {
 	uint16_t listen_port; /* the port actually bound */
 	uint32_t fwmark;      /* SO_MARK of the socket, 0 = none */
 	int udp_family;       /* AF_INET6 for a dual-stack socket, AF_INET; 0 = keep as given */
 	struct portmap_status portmap; /* the router's mapping of our port; state NONE = off */
+	struct uapi_plain_remote plain; /* role NONE for an encrypted interface */
 };
 
 /* A growable text buffer that wipes what it frees: replies hold the private key and requests
@@ -101,6 +122,8 @@ int uapi_paths(const struct wg_device *dev, struct uapi_buf *out);
 /* Appends the portmap_ lines of the stats=1 reply (none for state NONE); now_ns is the
  * monotonic clock, for the lifetime left. 0 or -ENOMEM. */
 int uapi_portmap(const struct portmap_status *pm, uint64_t now_ns, struct uapi_buf *out);
+/* Appends the plain_ lines of the stats=1 reply (none for role NONE): 0 or -ENOMEM. */
+int uapi_plain(const struct uapi_plain_remote *r, struct uapi_buf *out);
 
 /* Called after the request is checked and before anything is applied, so that a port the
  * shell cannot bind fails the whole request. Either may be NULL. 0 or -errno. */

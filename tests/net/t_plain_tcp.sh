@@ -5,9 +5,14 @@
 # tunnel carries a ping both ways (the first within 10 s of the start) and 10 MB intact.
 # Then an idle client (keepalives only) on UDP when UDP gets blocked: it moves to TCP, and its
 # keepalives over TCP move the server too, so the server reaches it without its help.
+# Throughout, `myvpn show` names each side's remote, its transport now and the switches so far
+# (on the server: its client's moves between UDP and TCP).
 . "$(dirname "$0")/lib.sh"
 topo_nat
 block_udp
+# shows IFNAME REGEX: a line of `myvpn show IFNAME` matches REGEX whole.
+shows() { "$MYVPN" show "$1" >"$TMP/show.out" && grep -qxE -- "$2" "$TMP/show.out"; }
+expect_show() { shows "$1" "$2" || fail "myvpn show $1: no line /$2/ in:"$'\n'"$(cat "$TMP/show.out")"; }
 udp_dropped() { at router nft list counter inet blockudp udp_dropped | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
 
 bg server server "$MYVPN_NAT" -s 12345 -i "$P-ts" -t "ifconfig %s 192.168.1.2 mtu 1450 pointopoint 192.168.1.1"
@@ -27,6 +32,13 @@ ping_ok server 192.168.1.1 || fail "ping server -> client over TCP"
 grep -q "now over TCP" "$TMP/client.log" || fail "no move to TCP logged: $(cat "$TMP/client.log")"
 [ "$(udp_dropped)" -gt 0 ] || fail "the client never tried UDP"
 at server ss -tn | grep -q "198.51.100.2\]*:12345 " || fail "no TCP connection on the server"
+expect_show "$P-tc" "  server 198\.51\.100\.2:12345: tcp, 1 switch"
+expect_show "$P-ts" "  client 198\.51\.100\.1:[0-9]+: tcp, 0 switches" # first heard over TCP
+"$MYVPN" show "$P-tc" --json | tr -d ' \n' |
+	grep -q '"plain":{"role":"server","endpoint":"198.51.100.2:12345","transport":"tcp"}' ||
+	fail "no plain object in: $("$MYVPN" show "$P-tc" --json)"
+"$MYVPN" show "$P-tc" --prometheus | grep -qx "myvpn_plain_tcp{device=\"$P-tc\",role=\"server\"} 1" ||
+	fail "metrics: $("$MYVPN" show "$P-tc" --prometheus | grep plain)"
 
 head -c 10000000 /dev/urandom >"$TMP/blob"
 want=$(sha256sum <"$TMP/blob" | cut -d' ' -f1)
@@ -52,8 +64,12 @@ bg idle client "$MYVPN_NAT" -a 198.51.100.2 -p 12345 -i "$P-tc" --keepalive 2 \
 	-t "ifconfig %s 192.168.1.1 mtu 1450  pointopoint 192.168.1.2"
 wait_ready idle
 ping_eventually client 5 192.168.1.2 || fail "idle client: no ping over UDP: $(cat "$TMP/idle.log")"
+expect_show "$P-tc" "  server 198\.51\.100\.2:12345: udp, 0 switches"
+expect_show "$P-ts" "  client 198\.51\.100\.1:[0-9]+: udp, 1 switch" # from the first client's TCP
 block_udp
 wait_until 15 grep -q "now over TCP" "$TMP/idle.log" || fail "idle client stayed on UDP: $(cat "$TMP/idle.log")"
+expect_show "$P-tc" "  server 198\.51\.100\.2:12345: tcp, 1 switch"
 ping_eventually server 5 192.168.1.1 || fail "server cannot reach the idle client over TCP: $(tail -5 "$TMP/server.log")"
+expect_show "$P-ts" "  client 198\.51\.100\.1:[0-9]+: tcp, 2 switches"
 log "idle client: moved to TCP, and the server followed its keepalives"
 log "ok"

@@ -200,6 +200,38 @@ static void port_mapping(void **state)
 	uapi_buf_free(&out);
 }
 
+/* A plaintext interface's remote: 1 over TCP, 0 over UDP or not yet heard from; nothing for
+ * an encrypted interface. */
+static void plain_remote(void **state)
+{
+	struct stats total = { 0 };
+	struct uapi_plain_remote r = { .role = UAPI_PLAIN_SERVER, .kind = TRANSPORT_TCP };
+	struct metrics_input in = { .ifname = "tun0", .total = &total, .plain = &r };
+	struct uapi_buf out = { 0 };
+
+	addr_parse_literal("198.51.100.2", 12345, &r.endpoint);
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	has_line(out.data, "# TYPE myvpn_plain_tcp gauge");
+	has_line(out.data, "myvpn_plain_tcp{device=\"tun0\",role=\"server\"} 1");
+	out.len = 0;
+	r.kind = TRANSPORT_UDP;
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	has_line(out.data, "myvpn_plain_tcp{device=\"tun0\",role=\"server\"} 0");
+	out.len = 0;
+	r = (struct uapi_plain_remote){ .role = UAPI_PLAIN_CLIENT, .kind = TRANSPORT_TCP };
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	has_line(out.data, "myvpn_plain_tcp{device=\"tun0\",role=\"client\"} 0");
+	out.len = 0;
+	r.role = UAPI_PLAIN_NONE;
+	assert_int_equal(metrics_write(&out, &in), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	assert_null(strstr(out.data, "myvpn_plain"));
+	uapi_buf_free(&out);
+}
+
 /* Past METRICS_MAX_ALLOWED_IPS a peer's label ends ",..."; past METRICS_MAX_PEERS peers are
  * counted, not listed. */
 static void cardinality(void **state)
@@ -248,6 +280,7 @@ int main(void)
 		cmocka_unit_test(exposition),
 		cmocka_unit_test(cardinality),
 		cmocka_unit_test(port_mapping),
+		cmocka_unit_test(plain_remote),
 	};
 
 	log_threshold = LOGL_WARN; /* no "peer N created" lines for a thousand peers */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "addr.h"
 #include "show.h"
 #include "uapi.h"
 #include "wgcrypto.h"
@@ -370,6 +371,7 @@ static void json_output(void **state)
 			     "    \"fwmark\": 66,\n"
 			     "    \"port_mapping\": null,\n"
 			     "    \"rendezvous\": null,\n"
+			     "    \"plain\": null,\n"
 			     "    \"peers\": [\n"
 			     "      {\n"
 			     "        \"public_key\": \"%s\",\n"
@@ -434,6 +436,7 @@ static void json_output(void **state)
 				     "    \"fwmark\": 66,\n"
 				     "    \"port_mapping\": null,\n"
 				     "    \"rendezvous\": null,\n"
+				     "    \"plain\": null,\n"
 				     "    \"peers\": [],\n"
 				     "    \"counters\": null,\n"
 				     "    \"drops\": null\n"
@@ -682,6 +685,109 @@ static void port_mapping(void **state)
 	show_interface_free(&ifc);
 }
 
+/* A plaintext interface as the daemon reports it: get=1 with only the port, stats=1 with the
+ * plain_ lines (uapi_plain) and the counters, switches among them. */
+static void load_plain(struct show_interface *ifc, enum uapi_plain_role role, const char *ip,
+		       uint16_t port, enum transport_kind kind, uint64_t switches)
+{
+	struct uapi_plain_remote r = { .role = role, .kind = kind };
+	struct stats st = { .rx_packets = 5, .transport_switches = switches };
+	struct uapi_buf buf = { 0 };
+
+	memset(ifc, 0, sizeof(*ifc));
+	strcpy(ifc->name, "tun0");
+	if (ip)
+		assert_int_equal(addr_parse_literal(ip, port, &r.endpoint), 0);
+	assert_int_equal(show_parse_get(ifc, "listen_port=40000\nerrno=0\n\n", 27), 0);
+	assert_int_equal(uapi_plain(&r, &buf), 0);
+	assert_int_equal(uapi_stats(&st, &buf), 0);
+	assert_int_equal(show_parse_stats(&ifc->stats, buf.data, buf.len), 0);
+	ifc->has_stats = true;
+	assert_int_equal(show_parse_plain(&ifc->plain, buf.data, buf.len), 0);
+	uapi_buf_free(&buf);
+}
+
+static void plain_remote(void **state)
+{
+	struct show_interface ifc;
+	char *text;
+
+	load_plain(&ifc, UAPI_PLAIN_SERVER, "198.51.100.2", 12345, TRANSPORT_TCP, 1);
+	assert_string_equal(ifc.plain.role, "server");
+	assert_string_equal(ifc.plain.endpoint, "198.51.100.2:12345");
+	assert_string_equal(ifc.plain.transport, "tcp");
+	assert_int_equal(ifc.stats.rx_packets, 5); /* the plain_ lines do not disturb the counters */
+	text = capture_text(&ifc);
+	assert_string_equal(text, "interface: tun0\n  listening port: 40000\n"
+				  "\ntransport:\n  server 198.51.100.2:12345: tcp, 1 switch\n"
+				  "\ndrops: none\n");
+	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "    \"rendezvous\": null,\n"
+				     "    \"plain\": {\n      \"role\": \"server\",\n"
+				     "      \"endpoint\": \"198.51.100.2:12345\",\n"
+				     "      \"transport\": \"tcp\"\n    },\n    \"peers\": [],\n"));
+	assert_non_null(strstr(text, "      \"transport_switches\": 1\n"));
+	free(text);
+	show_interface_free(&ifc);
+
+	/* a server that has not heard its client: the role alone */
+	load_plain(&ifc, UAPI_PLAIN_CLIENT, NULL, 0, TRANSPORT_UDP, 0);
+	text = capture_text(&ifc);
+	assert_true(ends_with(text, "  listening port: 40000\n"
+				    "\ntransport:\n  client: not yet heard from\n\ndrops: none\n"));
+	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "    \"plain\": {\n      \"role\": \"client\",\n"
+				     "      \"endpoint\": null,\n      \"transport\": null\n    },\n"));
+	free(text);
+	show_interface_free(&ifc);
+
+	load_plain(&ifc, UAPI_PLAIN_PEER, "2001:db8::2", 51820, TRANSPORT_UDP, 0);
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "\ntransport:\n  peer [2001:db8::2]:51820: udp, 0 switches\n"));
+	free(text);
+	show_interface_free(&ifc);
+}
+
+/* Anything in a plain_ line that the daemon would never write is refused, and nothing kept. */
+static void plain_bad_lines(void **state)
+{
+	static const char *const bad[] = {
+		"plain_role=boss\n",
+		"plain_role=\n",
+		"plain_role=server \n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:12345\nplain_transport=quic\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:12345\nplain_transport=TCP\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:0\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:65536\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:+1\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=:12345\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2\x01:1\nplain_transport=udp\n",
+		"plain_role=server\nplain_endpoint=198.51.100.2:12345\n",  /* no transport */
+		"plain_role=server\nplain_transport=udp\n",                 /* no endpoint */
+		"plain_endpoint=198.51.100.2:12345\nplain_transport=udp\n", /* no role */
+	};
+	struct show_plain pl;
+	char reply[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(reply, sizeof(reply), "%srx_packets=1\nerrno=0\n\n", bad[i]);
+		memset(&pl, 'x', sizeof(pl));
+		if (show_parse_plain(&pl, reply, strlen(reply)) != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+		assert_int_equal(pl.role[0] | pl.endpoint[0] | pl.transport[0], 0);
+	}
+	/* lines of other sections, and plain_ keys of a newer daemon, are skipped */
+	snprintf(reply, sizeof(reply), "portmap_state=requesting\nplain_role=peer\nplain_future=1\n"
+				       "errno=0\n\n");
+	assert_int_equal(show_parse_plain(&pl, reply, strlen(reply)), 0);
+	assert_string_equal(pl.role, "peer");
+	assert_int_equal(show_parse_plain(&pl, "rx_packets=1\nerrno=0\n\n", 22), 0);
+	assert_int_equal(pl.role[0], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +804,8 @@ int main(void)
 		cmocka_unit_test(paths_text),
 		cmocka_unit_test(port_mapping),
 		cmocka_unit_test(rendezvous_state),
+		cmocka_unit_test(plain_remote),
+		cmocka_unit_test(plain_bad_lines),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "plain.h"
 #include "uapi.h"
 
 #include <arpa/inet.h>
@@ -749,6 +750,75 @@ static void handle_stats(void **state)
 	wg_device_free(&dev);
 }
 
+/* The stats=1 reply of a plaintext interface names its one remote, as plain_get_remote copies
+ * it from the tunnel: what it is to us, where, over which transport; a server that has not
+ * heard its client has only the role. An encrypted interface's reply has no plain_ line. */
+static const char *plain_reply(enum run_mode mode, const char *ip, uint16_t port,
+			       enum transport_kind kind, struct uapi_buf *out)
+{
+	struct uapi_device_info plain_info = info;
+	union endpoint peer = { 0 };
+	struct plain_tunnel t;
+	struct stats st = { .transport_switches = 1 };
+	struct wg_device dev;
+
+	if (ip)
+		assert_int_equal(addr_parse_literal(ip, port, &peer), 0);
+	plain_init(&t, mode, &peer, 0, TRANSPORT_MODE_AUTO);
+	t.endpoint.kind = kind;
+	plain_get_remote(&t, &plain_info.plain);
+	plain_free(&t);
+	make_device(&dev);
+	uapi_buf_consume(out, out->len);
+	assert_int_equal(uapi_handle(&dev, &plain_info, NULL, &st, "stats=1\n\n", 9, NOW, out), 0);
+	assert_int_equal(uapi_buf_append(out, "", 1), 0);
+	wg_device_free(&dev);
+	return out->data;
+}
+
+static void assert_starts(const char *text, const char *prefix)
+{
+	if (strncmp(text, prefix, strlen(prefix)))
+		fail_msg("expected a reply beginning\n%s\ngot\n%s", prefix, text);
+}
+
+static void handle_stats_plain(void **state)
+{
+	struct uapi_buf out = { 0 };
+	struct uapi_device_info mapped = info;
+	struct stats st = { 0 };
+	struct wg_device dev;
+	const char *text;
+
+	text = plain_reply(MODE_CLIENT, "198.51.100.2", 12345, TRANSPORT_TCP, &out);
+	assert_starts(text, "plain_role=server\nplain_endpoint=198.51.100.2:12345\n"
+				   "plain_transport=tcp\nrx_packets=0\n");
+	assert_non_null(strstr(text, "\ntransport_switches=1\n"));
+	text = plain_reply(MODE_SERVER, NULL, 0, TRANSPORT_UDP, &out);
+	assert_starts(text, "plain_role=client\nrx_packets=0\n");
+	assert_null(strstr(text, "plain_endpoint"));
+	assert_null(strstr(text, "plain_transport"));
+	text = plain_reply(MODE_PEER, "2001:db8::2", 51820, TRANSPORT_UDP, &out);
+	assert_starts(text, "plain_role=peer\nplain_endpoint=[2001:db8::2]:51820\n"
+				   "plain_transport=udp\nrx_packets=0\n");
+
+	/* after the port mapping's lines; none at all for an encrypted interface */
+	mapped.portmap.state = PORTMAP_REQUESTING;
+	mapped.plain = (struct uapi_plain_remote){ .role = UAPI_PLAIN_SERVER, .kind = TRANSPORT_UDP };
+	assert_int_equal(addr_parse_literal("192.0.2.1", 9, &mapped.plain.endpoint), 0);
+	make_device(&dev);
+	uapi_buf_consume(&out, out.len);
+	assert_int_equal(uapi_handle(&dev, &mapped, NULL, &st, "stats=1\n\n", 9, NOW, &out), 0);
+	assert_int_equal(uapi_buf_append(&out, "", 1), 0);
+	assert_starts(out.data, "portmap_state=requesting\nplain_role=server\n"
+				       "plain_endpoint=192.0.2.1:9\nplain_transport=udp\nrx_packets=");
+	uapi_buf_consume(&out, out.len);
+	assert_int_equal(uapi_handle(&dev, &info, NULL, &st, "stats=1\n\n", 9, NOW, &out), 0);
+	assert_null(memmem(out.data, out.len, "plain_", 6));
+	uapi_buf_free(&out);
+	wg_device_free(&dev);
+}
+
 static void request_length(void **state)
 {
 	const char two[] = "get=1\n\nset=1\nfwmark=1\n\n";
@@ -898,6 +968,7 @@ int main(void)
 		cmocka_unit_test(set_nul_and_long_lines),
 		cmocka_unit_test(handle_dispatch),
 		cmocka_unit_test(handle_stats),
+		cmocka_unit_test(handle_stats_plain),
 		cmocka_unit_test(handle_paths),
 		cmocka_unit_test(request_length),
 		cmocka_unit_test(buf_consume_and_grow),
