@@ -107,17 +107,20 @@ int loop_run(struct loop *loop)
 	struct epoll_event events[LOOP_MAX_EVENTS];
 
 	while (!__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE)) {
-		int n = wait_events(loop, events);
+		int n = loop->backlog ? epoll_wait(loop->epoll_fd, events, LOOP_MAX_EVENTS, 0)
+				      : wait_events(loop, events);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		loop->now_ns = loop_clock_ns();
-		if (n > 0)
+		if (n > 0 || loop->backlog)
 			loop->last_activity_ns = loop->now_ns;
 		for (int i = 0; i < n && !__atomic_load_n(&loop->stopping, __ATOMIC_ACQUIRE); i++) {
 			struct loop_source *src = events[i].data.ptr;
 			src->on_event(src, events[i].events);
 		}
+		if (loop->backlog)
+			loop->backlog->on_event(loop->backlog, 0);
 		fire_due_timers(loop);
 	}
 	return 0;

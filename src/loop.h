@@ -35,6 +35,7 @@ struct loop {
 	uint64_t last_activity_ns;
 	struct loop_timer *timers[LOOP_MAX_TIMERS];
 	int timer_count;
+	struct loop_source *backlog; /* work left from an event; NULL = none */
 };
 
 uint64_t loop_clock_ns(void);
@@ -46,6 +47,13 @@ int loop_del_fd(struct loop *loop, int fd);
  * epoll only notices at its next event (the caller wakes it, e.g. through an eventfd). */
 void loop_stop(struct loop *loop);
 int loop_add_timer(struct loop *loop, struct loop_timer *timer);
+/* Work an event left for later (a receive backlog served a chunk at a time, so that the other
+ * sources get their turn in between): while set, the loop never sleeps and calls
+ * src->on_event(src, 0) once per turn, after the turn's events. NULL clears it. Loop thread. */
+static inline void loop_set_backlog(struct loop *loop, struct loop_source *src)
+{
+	loop->backlog = src;
+}
 /* Runs until loop->stopping is set. Returns 0, or -errno if epoll itself failed. */
 int loop_run(struct loop *loop);
 

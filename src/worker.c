@@ -1,7 +1,9 @@
 /* A data-path worker: TUN -> transport and transport -> TUN in batches, on its own thread.
  *
  * Each wake-up takes whatever the kernel has ready, up to one batch, and never waits for more:
- * waiting to fill a batch would add latency. No allocation per packet. */
+ * waiting to fill a batch would add latency. What a socket delivers goes through the receive
+ * backlog (rx_backlog.h): sparse datagrams first, bulk ones a chunk per loop turn. No
+ * allocation per packet. */
 #include "worker.h"
 #include "engine.h"
 #include "icmp.h"
@@ -16,6 +18,14 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Datagrams this small are served before the bulk backlog (rx_backlog.h): a WireGuard data
+ * message carrying an inner packet that CoDel calls sparse (the inner length padded to 16, a
+ * 16-byte header and tag), and every handshake message. */
+#define RX_SPARSE_WIRE_MAX (CODEL_SPARSE_MAX + 32)
+/* Bulk datagrams per turn: between chunks the sockets are read again and the TUN queues get
+ * their turn, so a sparse packet waits for one chunk at most. */
+#define RX_BULK_CHUNK 128
 
 static uint8_t *slot(uint8_t *slots, int i)
 {
@@ -249,24 +259,22 @@ static bool admit(struct worker *w, const struct transport_rx *rx, uint8_t *ip, 
 	return false;
 }
 
-static void receive(struct worker *w, struct transport *t, int nbufs)
+/* Decrypts (or unframes) entries rx[0..n) and writes what passes to the TUN; their buffers
+ * are free again after. */
+static void process(struct worker *w, struct transport_rx *rx, int n)
 {
-	int n, count = 0;
-	uint64_t now_real;
+	uint64_t now_real = w->rx_codel.target_ns || PING_TRACE_ON ? realtime_ns() : 0;
+	int count = 0;
 
 	if (w->ops->batch_begin)
 		w->ops->batch_begin(w);
-	n = transport_recv_batch(t, w->rx_bufs, SLOT_SIZE, nbufs, w->rx, TRANSPORT_MAX_RX);
-	if (n < 0)
-		log_ratelimited(LOGL_WARN, w->loop.now_ns, "receive: %s", strerror(-n));
-	now_real = n > 0 && (w->rx_codel.target_ns || PING_TRACE_ON) ? realtime_ns() : 0;
 	for (int i = 0; i < n; i++) {
 		uint8_t *ip;
-		size_t ip_len = w->ops->decap(w, w->rx[i].data, w->rx[i].len, &w->rx[i].from, &ip);
+		size_t ip_len = w->ops->decap(w, rx[i].data, rx[i].len, &rx[i].from, &ip);
 
 		if (ip_len)
-			PING_TRACE("decap", ip, ip_len, sojourn(&w->rx[i], now_real));
-		if (ip_len && admit(w, &w->rx[i], ip, ip_len, now_real)) {
+			PING_TRACE("decap", ip, ip_len, sojourn(&rx[i], now_real));
+		if (ip_len && admit(w, &rx[i], ip, ip_len, now_real)) {
 			w->rx_ip[count] = ip;
 			w->rx_ip_len[count++] = ip_len;
 		}
@@ -275,6 +283,30 @@ static void receive(struct worker *w, struct transport *t, int nbufs)
 		w->ops->batch_end(w);
 	if (count)
 		write_tun(w, count);
+	for (int i = 0; i < n; i++)
+		rx_backlog_done(w->backlog, rx[i].data);
+}
+
+/* One turn of the receive side (rx_backlog.h): whatever t has ready goes into free buffers,
+ * its sparse datagrams are served at once, then one chunk of the oldest bulk ones. Whatever
+ * remains keeps the loop awake, a chunk per turn, between the other sources' turns. */
+static void receive(struct worker *w, struct transport *t, int nbufs)
+{
+	uint8_t *bufs[WORKER_BATCH];
+	unsigned int taken = t ? rx_backlog_take_bufs(w->backlog, bufs, (unsigned int)nbufs) : 0;
+	int n = taken ? transport_recv_batch(t, bufs, SLOT_SIZE, (int)taken, w->rx, TRANSPORT_MAX_RX) : 0;
+
+	if (n < 0)
+		log_ratelimited(LOGL_WARN, w->loop.now_ns, "receive: %s", strerror(-n));
+	n = rx_backlog_add(w->backlog, bufs, taken, w->rx, n > 0 ? n : 0, w->rx_sparse,
+			   RX_SPARSE_WIRE_MAX);
+	if (n)
+		process(w, w->rx_sparse, n);
+	n = rx_backlog_pop(w->backlog, w->rx, RX_BULK_CHUNK);
+	if (n)
+		process(w, w->rx, n);
+	loop_set_backlog(&w->loop, rx_backlog_empty(w->backlog) ? NULL : &w->backlog_source);
+	w->rx_served = true;
 }
 
 static void on_udp_readable(struct loop_source *src, uint32_t events)
@@ -289,6 +321,18 @@ static void on_tcp_readable(struct loop_source *src, uint32_t events)
 	struct worker *w = container_of(src, struct worker, tcp_source);
 
 	receive(w, w->engine->tcp, WORKER_BATCH);
+}
+
+/* The backlog's chunk for this turn, unless a socket's event served one already; the socket
+ * is read again too, so that a sparse datagram that came meanwhile does not wait. */
+static void on_backlog(struct loop_source *src, uint32_t events)
+{
+	struct worker *w = container_of(src, struct worker, backlog_source);
+
+	if (w->rx_served)
+		w->rx_served = false;
+	else
+		receive(w, w->transport, rx_buffers(w));
 }
 
 int worker_add_tcp(struct worker *w, struct transport *tcp)
@@ -325,10 +369,12 @@ static int alloc_slots(struct worker *w)
 	w->rx_slots = malloc((size_t)WORKER_BATCH * SLOT_SIZE);
 	if (!w->tx_slots || !w->rx_slots)
 		return -ENOMEM;
-	for (int i = 0; i < WORKER_BATCH; i++) {
+	for (int i = 0; i < WORKER_BATCH; i++)
 		w->tx_pkts[i] = slot(w->tx_slots, i) + SLOT_HEADROOM;
-		w->rx_bufs[i] = slot(w->rx_slots, i);
-	}
+	w->backlog = malloc(sizeof(*w->backlog));
+	if (!w->backlog)
+		return -ENOMEM;
+	rx_backlog_init(w->backlog, w->rx_slots, SLOT_SIZE, WORKER_BATCH);
 	return 0;
 }
 
@@ -368,6 +414,7 @@ int worker_init(struct worker *w, struct engine *e, unsigned int id, const int *
 			      .loop = { .epoll_fd = -1 }, .lane_count = lanes };
 	pthread_mutex_init(&w->send_lock, NULL);
 	w->udp_source.on_event = on_udp_readable;
+	w->backlog_source.on_event = on_backlog;
 	w->stop_source.on_event = on_stop;
 	transport->stats = &w->stats;
 	ret = init_lanes(w, tun_fds, vnet_hdr, gro_flags);
@@ -400,6 +447,8 @@ void worker_free(struct worker *w)
 	w->tunnel_local = NULL;
 	free(w->tx_slots);
 	free(w->rx_slots);
+	free(w->backlog);
 	w->tx_slots = w->rx_slots = NULL;
+	w->backlog = NULL;
 	pthread_mutex_destroy(&w->send_lock);
 }

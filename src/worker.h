@@ -12,6 +12,7 @@
 #include "codel.h"
 #include "icmp.h"
 #include "loop.h"
+#include "rx_backlog.h"
 #include "stats.h"
 #include "transport.h"
 #include "tun_io.h"
@@ -82,8 +83,11 @@ struct worker {
 	struct transport_tx tx[WORKER_BATCH];
 	/* peer -> TUN */
 	uint8_t *rx_slots;
-	uint8_t *rx_bufs[WORKER_BATCH];
+	struct rx_backlog *backlog; /* of rx_slots: read, not yet processed (rx_backlog.h) */
+	struct loop_source backlog_source;
+	bool rx_served; /* a socket's event served the backlog this turn */
 	struct transport_rx rx[TRANSPORT_MAX_RX];
+	struct transport_rx rx_sparse[TRANSPORT_MAX_RX];
 	uint8_t *rx_ip[TRANSPORT_MAX_RX];
 	size_t rx_ip_len[TRANSPORT_MAX_RX];
 	uint8_t *rx_lane_ip[TRANSPORT_MAX_RX]; /* rx_ip sorted by lane, order kept per flow */
