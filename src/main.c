@@ -10,6 +10,7 @@
 #include "mtu.h"
 #include "netlink.h"
 #include "notify.h"
+#include "offload.h"
 #include "options.h"
 #include "plain.h"
 #include "portmap.h"
@@ -360,8 +361,12 @@ static int run(struct device *dev, const struct options *opts, struct tunnel *t)
 	void *state = t->ops == &wg_ops ? (void *)&t->wg : (void *)&t->plain;
 	int ret;
 
+	/* What reaches the TUN came in a datagram that was authenticated (WireGuard) or whose UDP
+	 * checksum the kernel verified (plaintext): its packets' own checksums need no second
+	 * check before they are merged. */
 	ret = engine_init(&engine, t->ops, state, (size_t)dev->mtu, dev->tun_fds, dev->lanes,
-			  dev->vnet_hdr, dev->gro_flags, dev->transports, dev->queues);
+			  dev->vnet_hdr, dev->gro_flags | OFFLOAD_GRO_TRUSTED, dev->transports,
+			  dev->queues);
 	if (!ret)
 		set_queue_target(&engine, queue_target(opts));
 	if (!ret && dev->tcp) {

@@ -11,7 +11,8 @@
  * every segment gso_size long except a shorter last one. Only the latest write of a flow is ever
  * extended, so a flow's packets reach the kernel in the order they came. A merged write is sent
  * with NEEDS_CSUM, which makes the kernel trust its payload (CHECKSUM_PARTIAL): that is why each
- * packet's checksums are verified before it is merged. */
+ * packet's checksums are verified before it is merged, unless the caller vouches for them
+ * (OFFLOAD_GRO_TRUSTED). */
 #include "offload.h"
 #include "be.h"
 
@@ -551,10 +552,13 @@ static void start_write(struct offload_gro *gro, const struct gro_packet *p, uns
 	gro->next[i] = UINT8_MAX;
 }
 
-/* Verifies both packets' checksums; a head that fails closes its write, to be passed as is. */
+/* Verifies both packets' checksums unless trusted; a head that fails closes its write, to be
+ * passed as is. */
 static bool checksums_ok(struct offload_write *w, const struct gro_packet *head,
-			 const struct gro_packet *p)
+			 const struct gro_packet *p, unsigned int flags)
 {
+	if (flags & OFFLOAD_GRO_TRUSTED)
+		return true;
 	if (!w->checked) {
 		w->checked = true;
 		if (!offload_csum_valid(head->ip, head->len)) {
@@ -671,7 +675,7 @@ int offload_coalesce(struct offload_gro *gro, uint8_t *const pkts[], const size_
 
 		classify(p, pkts[i], lens[i], flags);
 		w = p->h.proto ? flow_write(gro, view, p) : NULL;
-		if (w && can_append(w, &view[w->first], p) && checksums_ok(w, &view[w->first], p))
+		if (w && can_append(w, &view[w->first], p) && checksums_ok(w, &view[w->first], p, flags))
 			append(gro, w, p, i);
 		else
 			start_write(gro, p, i);

@@ -39,6 +39,10 @@ enum {
 enum offload_gro_flags {
 	OFFLOAD_GRO_TCP = 1 << 0, /* TUN_F_TSO4 | TUN_F_TSO6 accepted */
 	OFFLOAD_GRO_UDP = 1 << 1, /* TUN_F_USO4 | TUN_F_USO6 accepted (kernel >= 6.2) */
+	/* The packets' checksums are as their sender made them and arrived intact (the datagram
+	 * carrying each was authenticated, or its UDP checksum verified): merge without verifying
+	 * each one again, as the kernel's own WireGuard trusts what it decrypts. */
+	OFFLOAD_GRO_TRUSTED = 1 << 2,
 };
 
 /* ---- checksums ----
@@ -118,7 +122,7 @@ struct offload_gro {
 
 /* Groups count IP packets (pkts[i], lens[i] bytes; order is kept within each flow) into writes:
  * consecutive TCP segments of one flow merge into a GSO super-packet when the kernel's GRO rules
- * allow it and their checksums verify; anything else is passed through unchanged. The first
+ * allow it and their checksums verify (or are trusted); anything else is passed through unchanged. The first
  * packet of a merged write has its IP and TCP headers rewritten in place, so pkts must stay put
  * until the writes are done. Returns the number of writes (gro->write_count) or -ENOSPC if
  * count > OFFLOAD_MAX_BATCH. */

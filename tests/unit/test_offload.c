@@ -666,6 +666,10 @@ static const struct refuse_case refuse_cases[] = {
 	{ "bad v6 tcp checksum", 40 + 16, 1, OFFLOAD_GRO_TCP, 3, 2, 6 },
 	{ "bad payload", 500, 0x10, OFFLOAD_GRO_TCP, 3, 2, 4 },
 	{ "bad ip checksum", 10, 1, OFFLOAD_GRO_TCP, 3, 2, 4 },
+	/* trusted: what the sender made is merged as it is */
+	{ "bad tcp checksum, trusted", 20 + 16, 1, OFFLOAD_GRO_TCP | OFFLOAD_GRO_TRUSTED, 1, 4, 4 },
+	{ "bad v6 tcp checksum, trusted", 40 + 16, 1, OFFLOAD_GRO_TCP | OFFLOAD_GRO_TRUSTED, 1, 4, 6 },
+	{ "other port, trusted", 20 + 3, 1, OFFLOAD_GRO_TCP | OFFLOAD_GRO_TRUSTED, 3, 2, 4 },
 };
 
 /* Changes one byte and, unless it is meant to break them, fixes the checksums after it. */
