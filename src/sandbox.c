@@ -103,6 +103,10 @@ int sandbox_install(char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* The filter runs on every system call, the data path's included: a binary tree by
+	 * syscall number takes about 7 comparisons where a list of 110 takes up to 110. */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (!ret)
 		ret = add_rules(ctx);
 	if (!ret)
