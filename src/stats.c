@@ -48,7 +48,7 @@ static const struct {
 	[DROP_BAD_OFFLOAD] = { "bad_offload", "a TUN super-packet that cannot be split" },
 	[DROP_HANDSHAKE_QUEUE_FULL] = { "handshake_queue_full", "handshake thread behind: message not queued" },
 	[DROP_RATELIMITED] = { "ratelimited", "too many handshake messages from one source address" },
-	[DROP_KERNEL_RX] = { "kernel_rx", "the socket's receive queue overflowed in the kernel" },
+	[DROP_KERNEL_RX] = { "kernel_rx", "the socket's receive queue overflowed in the kernel (per buffer: one may hold a GRO batch)" },
 	[DROP_TCP_NOT_TUNNEL] = { "tcp_not_tunnel", "TCP: a first frame that is not the tunnel's" },
 	[DROP_TCP_ZERO_LENGTH] = { "tcp_zero_length", "TCP: a frame of length 0" },
 	[DROP_TCP_CUT] = { "tcp_cut", "TCP: the stream ended inside a frame" },
