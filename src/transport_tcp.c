@@ -173,6 +173,18 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The tunnel's one policy for DF (as on its UDP socket): its packets leave without it, so that
+ * a path that drops ICMP (a path-MTU black hole) fragments them instead of swallowing every
+ * full-sized segment. */
+static void set_no_df(int fd, int family)
+{
+	int v4 = IP_PMTUDISC_DONT, v6 = IPV6_PMTUDISC_DONT;
+
+	setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6));
+}
+
 /* ---- dialing (connections we open) ---- */
 
 static struct dial *dial_for(struct tcp_transport *c, const union endpoint *remote)
@@ -204,6 +216,7 @@ static struct conn *dial(struct tcp_transport *c, const union endpoint *remote)
 	if (fd < 0)
 		return NULL;
 	set_nodelay(fd);
+	set_no_df(fd, remote->sa.sa_family);
 	if (c->mark)
 		setsockopt(fd, SOL_SOCKET, SO_MARK, &c->mark, sizeof(c->mark));
 	if ((connect(fd, &remote->sa, endpoint_len(remote)) && errno != EINPROGRESS) ||
@@ -422,6 +435,7 @@ static void accept_all(struct tcp_transport *c)
 			}
 			return;
 		}
+		set_no_df(fd, remote.sa.sa_family);
 		endpoint_to_family(&remote, c->t.family);
 		set_nodelay(fd);
 		if (!conn_new(c, fd, &remote, false)) {

@@ -55,11 +55,13 @@ wait_until 5 grep -q "listening on" "$TMP/tcpdump.log" || fail "tcpdump did not 
 wg_keys a; wg_keys b
 wg_conf a b 10.41.0.1/24 10.41.0.2/32 203.0.113.2:51820 "PersistentKeepalive = 1"
 wg_conf b a 10.41.0.2/24 10.41.0.1/32
-bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
-A=$BG_PID
+# b first: an initiation from a that b is not up to answer would move a to TCP after 3 s.
 bg b b "$MYVPN" -c "$TMP/b.conf" -i "$P-tb"
 B=$BG_PID
-wait_ready a; wait_ready b
+wait_ready b
+bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
+A=$BG_PID
+wait_ready a
 ping_eventually a 10 10.41.0.2 || fail "no small ping through the tunnel: $(cat "$TMP/a.log")"
 
 # Single packets: each full-sized ping and its reply leave in one sendmsg of their own.
@@ -143,5 +145,20 @@ log "outer datagrams on a's link: $all, with DF (probes): $df, over 1280 bytes: 
 [ "$df" -gt 0 ] && [ "$df" -le 40 ] || fail "$df probes (DF) of $all outer datagrams: expected a few"
 
 stop_pid "$A"; [ "$STOPPED_STATUS" -eq 0 ] || fail "myvpn on a exited $STOPPED_STATUS"
+
+# The TCP transport through the same hole: its segments leave without DF as well, so the
+# routers fragment a full-sized one instead of swallowing it (both ways: b answers on the
+# connection it accepted).
+sed -i 's/^\[Interface\]$/[Interface]\nTransport = tcp/' "$TMP/a.conf"
+bg atcp a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta"
+A=$BG_PID
+wait_ready atcp
+ping_eventually a 10 10.41.0.2 || fail "no ping over the TCP transport: $(cat "$TMP/atcp.log")"
+at a ss -Htn state established '( dport = :51820 )' | grep -q . || fail "a is not over TCP: $(cat "$TMP/atcp.log")"
+at a ip route flush cache
+at a ping -q -c 3 -i 0.2 -W 2 -M dont -s 1392 10.41.0.2 >"$TMP/ping-tcp.txt" 2>&1 ||
+	fail "full-sized pings over the TCP transport were lost in the black hole: $(cat "$TMP/ping-tcp.txt")"
+log "full-sized pings crossed over the TCP transport too"
+stop_pid "$A"; [ "$STOPPED_STATUS" -eq 0 ] || fail "myvpn on a (TCP) exited $STOPPED_STATUS"
 stop_pid "$B"; [ "$STOPPED_STATUS" -eq 0 ] || fail "myvpn on b exited $STOPPED_STATUS"
 log "ok"
