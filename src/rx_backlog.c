@@ -9,11 +9,10 @@ void rx_backlog_init(struct rx_backlog *b, uint8_t *slots, size_t slot_size, uns
 {
 	b->slots = slots;
 	b->slot_size = slot_size;
-	b->nbufs = nbufs < RX_BACKLOG_BUFS ? nbufs : RX_BACKLOG_BUFS;
 	b->head = b->tail = 0;
 	b->free_count = 0;
 	/* highest first, so that the first receives use the lowest buffers */
-	for (unsigned int i = b->nbufs; i-- > 0;) {
+	for (unsigned int i = nbufs < RX_BACKLOG_BUFS ? nbufs : RX_BACKLOG_BUFS; i-- > 0;) {
 		b->refs[i] = 0;
 		b->free[b->free_count++] = slots + (size_t)i * slot_size;
 	}

@@ -29,7 +29,6 @@ enum {
 struct rx_backlog {
 	uint8_t *slots; /* nbufs buffers of slot_size bytes, one after the other */
 	size_t slot_size;
-	unsigned int nbufs;
 	uint8_t *free[RX_BACKLOG_BUFS];
 	unsigned int free_count;
 	uint16_t refs[RX_BACKLOG_BUFS]; /* entries not yet done in each buffer */

@@ -293,7 +293,7 @@ static void process(struct worker *w, struct transport_rx *rx, int n)
 static void receive(struct worker *w, struct transport *t, int nbufs)
 {
 	uint8_t *bufs[WORKER_BATCH];
-	unsigned int taken = t ? rx_backlog_take_bufs(w->backlog, bufs, (unsigned int)nbufs) : 0;
+	unsigned int taken = rx_backlog_take_bufs(w->backlog, bufs, (unsigned int)nbufs);
 	int n = taken ? transport_recv_batch(t, bufs, SLOT_SIZE, (int)taken, w->rx, TRANSPORT_MAX_RX) : 0;
 
 	if (n < 0)

@@ -34,15 +34,23 @@ static int gro_read(uint8_t *buf, size_t len, int count, size_t last_len, struct
 	return n;
 }
 
-static void sparse_first_bulk_in_order(void **state)
+static struct rx_backlog *new_backlog(void)
 {
 	struct rx_backlog *b = calloc(1, sizeof(*b));
+
+	assert_non_null(b);
+	rx_backlog_init(b, slots, SLOT, NBUFS);
+	return b;
+}
+
+static void sparse_first_bulk_in_order(void **state)
+{
+	struct rx_backlog *b = new_backlog();
 	struct transport_rx rx[64], sparse[64], out[64];
 	uint8_t *bufs[NBUFS];
 	int seq = 0, n;
 
 	(void)state;
-	rx_backlog_init(b, slots, SLOT, NBUFS);
 	assert_int_equal(rx_backlog_take_bufs(b, bufs, 2), 2);
 	/* buffer 0: five bulk datagrams and a ping at the end (GRO's shorter last segment);
 	 * buffer 1: left empty by the receive */
@@ -67,13 +75,12 @@ static void sparse_first_bulk_in_order(void **state)
 
 static void buffers_free_when_all_done(void **state)
 {
-	struct rx_backlog *b = calloc(1, sizeof(*b));
+	struct rx_backlog *b = new_backlog();
 	struct transport_rx rx[64], sparse[64], out[64];
 	uint8_t *bufs[NBUFS];
 	int seq = 0, n;
 
 	(void)state;
-	rx_backlog_init(b, slots, SLOT, NBUFS);
 	assert_int_equal(rx_backlog_take_bufs(b, bufs, NBUFS), NBUFS);
 	assert_int_equal(rx_backlog_take_bufs(b, bufs, 1), 0); /* none left to offer */
 	n = gro_read(bufs[0], 600, 3, 64, rx, &seq);
