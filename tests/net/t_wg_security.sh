@@ -207,32 +207,48 @@ log "flood: $cookies cookie replies, $((2000 - cookies)) rejected outright, 30/3
 
 # 6. a restarts during a long flood: b is under load, so a's first initiation gets a cookie
 #    reply (through the relay) and its retransmission, 5 s later, carries a valid mac2.
+#    The flood shares a's source address, whose bucket refills one initiation per 50 ms and
+#    which the flood drains within 1 ms: about one restart in fifty finds the refilled token
+#    and gets through without a cookie. Such a restart proves nothing here, so a restarts
+#    again (a second one in fifty); the cookie path has to be taken by one of two.
 # Sets COOKIES to the number of cookie replies the relay has forwarded to a (from b).
 cookies_forwarded() {
 	mitm stats
 	COOKIES=$(mitm_wait "$MITM_ID" 1 | sed -n 's/.*(cookie replies ab=[0-9]* ba=\([0-9]*\)).*/\1/p')
 }
+# Restarts a and waits for the tunnel; it has 10 s (first try, one retransmission).
+restart_a_under_load() {
+	local deadline=$(( $(date +%s%N) / 1000000 + 10000 ))
+
+	stop_pid "${PID[a]}"
+	start_myvpn a
+	snap a; snap b
+	until ping_ok a 10.20.0.2; do
+		[ $(( $(date +%s%N) / 1000000 )) -lt "$deadline" ] ||
+			fail "a could not reconnect while b was under load: $(tail -3 "$TMP/a.log")"
+	done
+	! grep -q "^mitm: done $FLOOD:" "$TMP/mitm.log" ||
+		fail "the flood ended before a reconnected: the timing of this test is off"
+	expect b "reconnect under load" cookie_sent=+ handshake_invalid='*' tun_rx='*'
+	# a restarted a may get b's last packets under the previous process's session
+	expect a "reconnect under load" tun_rx='*' unknown_index='*'
+	[ "$(handshakes a)" -eq 1 ] || fail "restarted a: no handshake"
+}
 cookies_forwarded
 [ "$COOKIES" -eq 0 ] || fail "a got cookie replies before the long flood"
-#    The flood lasts 12 s; a has until 10 s after its start (first try, one retransmission).
-mitm flood 12000 1000 ab; FLOOD=$MITM_ID
-deadline=$(( $(date +%s%N) / 1000000 + 10000 ))
+#    The flood lasts 16 s: room for a lucky restart (under 1 s) and one through the cookie.
+mitm flood 16000 1000 ab; FLOOD=$MITM_ID
 sleep 1
-stop_pid "${PID[a]}"
-start_myvpn a
-snap a; snap b
-until ping_ok a 10.20.0.2; do
-	[ $(( $(date +%s%N) / 1000000 )) -lt "$deadline" ] ||
-		fail "a could not reconnect while b was under load: $(tail -3 "$TMP/a.log")"
-done
-! grep -q "^mitm: done $FLOOD:" "$TMP/mitm.log" || fail "the flood ended before a reconnected: the timing of this test is off"
-expect b "reconnect under load" cookie_sent=+ handshake_invalid='*' tun_rx='*'
-expect a "reconnect under load" tun_rx='*'
+restart_a_under_load
 cookies_forwarded
-[ "$COOKIES" -ge 1 ] || fail "a reconnected under load without a cookie reply"
-[ "$(handshakes a)" -eq 1 ] || fail "restarted a: no handshake"
+if [ "$COOKIES" -eq 0 ]; then
+	log "restarted a found a refilled token and needed no cookie: restarting it again"
+	restart_a_under_load
+	cookies_forwarded
+fi
+[ "$COOKIES" -ge 1 ] || fail "a reconnected under load without a cookie reply, twice"
 log "a reconnected under load after $COOKIES cookie reply(s)"
-r=$(mitm_wait "$FLOOD" 15); log "$r"
+r=$(mitm_wait "$FLOOD" 20); log "$r"
 ping_ok a 10.20.0.2 || fail "tunnel broken after the flood"
 for s in a b; do kill -0 "${PID[$s]}" || fail "myvpn $s died"; done
 kill -0 "$MITM" || fail "the relay died"
