@@ -1063,12 +1063,12 @@ static int list_sockets(const char *dir, char ***names)
 			cap = cap ? cap * 2 : 16;
 			grown = realloc(list, cap * sizeof(*list));
 			if (!grown)
-				break;
+				goto out_of_memory;
 			list = grown;
 		}
 		list[count] = strndup(e->d_name, len - 5);
 		if (!list[count])
-			break;
+			goto out_of_memory;
 		count++;
 	}
 	closedir(d);
@@ -1076,6 +1076,13 @@ static int list_sockets(const char *dir, char ***names)
 		qsort(list, count, sizeof(*list), by_name);
 	*names = list;
 	return (int)count;
+
+out_of_memory: /* a partial list would hide interfaces */
+	closedir(d);
+	while (count)
+		free(list[--count]);
+	free(list);
+	return -ENOMEM;
 }
 
 static bool is_absent(int err)
@@ -1208,6 +1215,10 @@ static int show_prometheus(const char *dir, const char *name)
 
 	if (!name) {
 		n = list_sockets(dir, &names);
+		if (n < 0) {
+			fprintf(stderr, "myvpn show: cannot read %s: %s\n", dir, strerror(-n));
+			return 1;
+		}
 		if (n != 1) {
 			fprintf(stderr, "myvpn show: --prometheus needs IFNAME %s\n",
 				n > 1 ? "when several interfaces run" : "(no interface found)");
