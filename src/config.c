@@ -30,6 +30,7 @@ struct parser {
 	enum section section;
 	int line;
 	bool peer_has_key; /* the open [Peer] has had a PublicKey */
+	int dns_line; /* the first DNS line, where an incomplete DNS setting is reported */
 	struct config_error *err;
 };
 
@@ -251,7 +252,20 @@ static int add_dns(struct parser *p, char *value)
 
 	if (dns_parse_list(&p->cfg.dns, value, err, sizeof(err)))
 		return fail(p, "%s", err);
+	if (!p->dns_line)
+		p->dns_line = p->line;
 	return 0;
+}
+
+/* DNS accumulates over lines: whether it is complete shows only at the end of the file. */
+static int check_dns(struct parser *p)
+{
+	char err[128];
+
+	if (!dns_settings_check(&p->cfg.dns, err, sizeof(err)))
+		return 0;
+	p->line = p->dns_line;
+	return fail(p, "%s", err);
 }
 
 static int set_workers(struct parser *p, char *value)
@@ -682,7 +696,8 @@ static int parse_text(struct parser *p, char *text, size_t len)
 			return ret;
 		line += n + 1;
 	}
-	return close_section(p);
+	ret = close_section(p);
+	return ret ? ret : check_dns(p);
 }
 
 int config_parse(struct config *out, const char *buf, size_t len, struct config_error *err)

@@ -321,6 +321,15 @@ static int file_open(struct dns *d, const struct dns_settings *s, const char *if
 	return 0;
 }
 
+int dns_settings_check(const struct dns_settings *s, char *err, size_t errlen)
+{
+	if (s->search_count && !s->server_count)
+		return fail(err, errlen, -EINVAL,
+			    "DNS search domain %s needs a server address too (an IP address)",
+			    s->search[0]);
+	return 0;
+}
+
 int dns_open(struct dns *d, const struct dns_settings *s, const char *ifname,
 	     unsigned int ifindex, char *err, size_t errlen)
 {
@@ -329,8 +338,9 @@ int dns_open(struct dns *d, const struct dns_settings *s, const char *ifname,
 	*d = (struct dns){ .fd = -1, .ifindex = ifindex };
 	if (!s->server_count && !s->search_count)
 		return 0;
-	if (!s->server_count)
-		return fail(err, errlen, -EINVAL, "DNS search domains need a server: %s", s->search[0]);
+	ret = dns_settings_check(s, err, errlen);
+	if (ret)
+		return ret;
 	fd = open(RESOLV_CONF, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return fail(err, errlen, -errno, "cannot open %s", RESOLV_CONF);

@@ -50,6 +50,9 @@ struct dns {
 
 /* Adds the comma- or space-separated items of text (pure): 0, or -EINVAL with err set. */
 int dns_parse_list(struct dns_settings *s, const char *text, char *err, size_t errlen);
+/* Whether the settings can be applied (pure): search domains need a server to ask. 0, or
+ * -EINVAL with err set. */
+int dns_settings_check(const struct dns_settings *s, char *err, size_t errlen);
 /* The resolv.conf we write (pure): its length, or -ENOSPC. */
 int dns_resolv_conf(char *buf, size_t len, const struct dns_settings *s, const char *ifname);
 

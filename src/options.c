@@ -313,6 +313,8 @@ static int apply_defaults(struct options *o, const struct parse_state *st, bool 
 {
 	int ret = check_encryption(o, st, err, errlen);
 
+	if (!ret)
+		ret = dns_settings_check(&o->dns, err, errlen);
 	if (ret)
 		return ret;
 	o->mtu_set = o->mtu != 0;

@@ -143,6 +143,14 @@ static void dns_key(void **state)
 	assert_int_equal(parse_str(&cfg, "[Interface]\n\nDNS = 10.0.0.1 *bad\n", &err), -EINVAL);
 	assert_int_equal(err.line, 3);
 	assert_non_null(strstr(err.message, "'*bad'"));
+	/* a search domain before its server is fine; one with no server at all is refused at its
+	 * first DNS line, not when the resolver is set after the interface came up */
+	assert_int_equal(parse_str(&cfg, "[Interface]\nDNS = corp.example\nDNS = 10.0.0.1\n", &err), 0);
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nDNS = corp.example\nMTU = 1400\nDNS = b.example\n", &err),
+			 -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.message, "corp.example needs a server"));
 }
 
 static void empty_and_defaults(void **state)

@@ -316,6 +316,10 @@ static void dns_option(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(err, "too many DNS servers"));
 	assert_int_equal(parse(&o, false, err, "--dns|10.0.0.1|wg0"), -EINVAL);
+	/* search domains alone: refused before anything is set up */
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--dns|example.org"), -EINVAL);
+	assert_non_null(strstr(err, "example.org needs a server"));
+	assert_int_equal(parse(&o, true, err, "-a|192.0.2.1|--dns|example.org|--dns|10.0.0.1"), 0);
 }
 
 int main(void)
