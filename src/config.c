@@ -389,10 +389,19 @@ static int set_rendezvous(struct parser *p, char *value)
 	return 0;
 }
 
-/* Table = off: no routes at all, so no full tunnel either; other values are wg-quick's. */
+/* Table = off: no routes at all, so no full tunnel either; auto: wg-quick's default; else a
+ * table's number or name, resolved by the caller. */
 static int set_table(struct parser *p, char *value)
 {
 	p->cfg.table_off = !strcasecmp(value, "off");
+	p->cfg.table[0] = '\0';
+	if (p->cfg.table_off || !strcasecmp(value, "auto"))
+		return 0;
+	if (strlen(value) >= sizeof(p->cfg.table) ||
+	    !all_of(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-."))
+		return fail(p, "Table " QUOTE " is not off, auto, a number or a table name", value);
+	strcpy(p->cfg.table, value);
+	p->cfg.table_line = p->line;
 	return 0;
 }
 

@@ -92,6 +92,11 @@ struct config {
 	bool gateway;		   /* Gateway = yes | IFNAME: the clients' way out */
 	char gateway_uplink[16];   /* IFNAME, or empty for the default route's interface */
 	bool table_off;		   /* Table = off: no routes, no full tunnel */
+	/* Table = NUMBER or NAME: the routes of every allowed IP (default routes included) go
+	 * there, and no full tunnel is set up; empty for auto (the main table). The caller
+	 * resolves it (route_table.h) and reports an error at table_line. */
+	char table[32];
+	int table_line;
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
 	int rendezvous;		   /* Rendezvous: enum config_rendezvous */
 	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */

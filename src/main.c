@@ -21,6 +21,7 @@
 #include "dns.h"
 #include "gateway.h"
 #include "route_all.h"
+#include "route_table.h"
 #include "harden.h"
 #include "transport.h"
 #include "wg_config.h"
@@ -66,6 +67,7 @@ struct tunnel {
 	int ready_fd; /* `myvpn IFNAME` in the background: tells the waiting parent we are up */
 	bool test_abort; /* MYVPN_TEST_ABORT_AFTER_START: tests only, see run() */
 	uint32_t fwmark; /* FwMark from a -c file */
+	uint32_t route_table; /* Table from a -c file: the allowed IPs' routes go there; 0 = auto */
 	/* Home as the exit: the server side (gateway) and the client side (route_all). */
 	bool gateway, route_all;
 	char uplink[IFNAMSIZ];
@@ -434,6 +436,23 @@ static void ifname_from_file(struct options *opts, const char *path)
 		strcpy(opts->ifname, name);
 }
 
+/* The id of the file's Table (0 for auto or off): 0, or -errno with err set. */
+static int config_route_table(const struct config *cfg, const char *file, uint32_t *table,
+			      char *err, size_t errlen)
+{
+	int ret;
+
+	*table = 0;
+	if (!cfg->table[0])
+		return 0;
+	ret = route_table_id(cfg->table, table);
+	if (ret)
+		snprintf(err, errlen, "%s:%d: Table '%s' %s", file, cfg->table_line, cfg->table,
+			 ret == -EINVAL ? "is out of range (1-4294967295)"
+					: "is not a table named in /etc/iproute2/rt_tables");
+	return ret;
+}
+
 static int load_config_file(struct options *opts, struct tunnel *t, char *err, size_t errlen)
 {
 	struct config_error cerr = { 0 };
@@ -447,6 +466,9 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 			snprintf(err, errlen, "%s: %s", opts->config_file, cerr.message);
 		return ret;
 	}
+	ret = config_route_table(&t->cfg, opts->config_file, &t->route_table, err, errlen);
+	if (ret)
+		return ret;
 	if (exposed)
 		fprintf(stderr, "Warning: `%s' is world accessible\n", opts->config_file);
 	t->config_file = opts->config_file;
@@ -506,17 +528,23 @@ static int prepare_encrypted(struct options *opts, struct tunnel *t, char *err, 
 /* Routes for each peer's allowed IPs, as wg-quick adds them. A default route (/0) is left to
  * the user or wg-quick: taking it over needs policy routing so the tunnel's own packets still
  * reach the peer. */
-static int add_routes(const struct device *dev, const struct config *cfg, char *err, size_t errlen)
+static int add_routes(const struct device *dev, const struct config *cfg, uint32_t table,
+		      char *err, size_t errlen)
 {
+	if (cfg->table_off)
+		return 0;
 	for (size_t i = 0; i < cfg->peer_count; i++) {
 		for (size_t j = 0; j < cfg->peers[i].allowed_ip_count; j++) {
 			struct ip_prefix p = cfg->peers[i].allowed_ips[j];
 			int ret;
 
-			if (p.cidr == 0)
+			if (p.cidr == 0 && !table) /* auto: the full tunnel's policy routing */
 				continue;
 			addr_prefix_mask(&p);
-			ret = netlink_add_route(dev->ifindex, &p);
+			ret = netlink_add_route(dev->ifindex, &p, table ? table : ROUTE_TABLE_MAIN);
+			if (ret == -EEXIST && p.cidr == 0)
+				log_warn("table %u has a default route already: left as it is",
+					 table);
 			if (ret && ret != -EEXIST) {
 				snprintf(err, errlen, "cannot add route for an allowed IP of peer %zu: %s",
 					 i + 1, strerror(-ret));
@@ -549,6 +577,23 @@ static void reload_rendezvous(struct tunnel *t, const struct config *cfg)
 	}
 }
 
+/* The routes stay in the table the tunnel started with: a file that names another (or turns
+ * them off or on) is applied otherwise, with a warning. False if its Table is invalid. */
+static bool reload_keeps_table(const struct tunnel *t, struct config *cfg)
+{
+	char err[512];
+	uint32_t table;
+
+	if (config_route_table(cfg, t->config_file, &table, err, sizeof(err))) {
+		log_error("%s; configuration unchanged", err);
+		return false;
+	}
+	if (table != t->route_table || cfg->table_off != t->cfg.table_off)
+		log_warn("%s: a new Table takes a restart; the routes stay as they are", t->config_file);
+	cfg->table_off = t->cfg.table_off;
+	return true;
+}
+
 static void reload(struct signals *s)
 {
 	struct tunnel *t = s->tunnel;
@@ -567,6 +612,10 @@ static void reload(struct signals *s)
 			log_error("%s: %s; configuration unchanged", t->config_file, cerr.message);
 		return;
 	}
+	if (!reload_keeps_table(t, &cfg)) {
+		config_free(&cfg);
+		return;
+	}
 	ret = wg_config_sync_request(&t->wg, &cfg, s->dev->udp_family,
 				     control_listen_port(s->control), t->config_file, &req, err,
 				     sizeof(err));
@@ -578,7 +627,7 @@ static void reload(struct signals *s)
 	uapi_buf_free(&req);
 	if (!ret)
 		reload_rendezvous(t, &cfg);
-	if (!ret && add_routes(s->dev, &cfg, err, sizeof(err)))
+	if (!ret && add_routes(s->dev, &cfg, t->route_table, err, sizeof(err)))
 		log_warn("%s", err);
 	else if (ret)
 		log_error("%s; configuration unchanged", err);
@@ -599,10 +648,11 @@ static unsigned int worker_count(const struct options *opts, const struct tunnel
 	return engine_default_workers();
 }
 
-/* wg-quick's rule: a peer that owns 0.0.0.0/0 or ::/0 makes a full tunnel, unless Table = off. */
+/* wg-quick's rule: a peer that owns 0.0.0.0/0 or ::/0 makes a full tunnel, unless Table is off
+ * or names a table (the default route then goes there, and nothing else is done). */
 static bool config_routes_all(const struct config *cfg)
 {
-	if (cfg->table_off || cfg->gateway)
+	if (cfg->table_off || cfg->table[0] || cfg->gateway)
 		return false;
 	for (size_t i = 0; i < cfg->peer_count; i++)
 		for (size_t j = 0; j < cfg->peers[i].allowed_ip_count; j++)
@@ -686,7 +736,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	if (!ret)
 		ret = apply_rendezvous(t, dev, err, errlen);
 	if (!ret) {
-		ret = add_routes(dev, &t->cfg, err, errlen);
+		ret = add_routes(dev, &t->cfg, t->route_table, err, errlen);
 		if (ret)
 			wg_device_free(&t->wg);
 	}

@@ -104,23 +104,26 @@ int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix)
 }
 
 /* A route to prefix through the interface, as wg-quick adds for each peer's allowed IPs. */
-int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix)
+int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix, uint32_t table)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
 
 	nlh->nlmsg_type = RTM_NEWROUTE;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
+	/* never over a route someone else made (the host's default route, say): -EEXIST */
+	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (unsigned char)prefix->family;
 	rtm->rtm_dst_len = prefix->cidr;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	/* the header's field holds 8 bits; RTA_TABLE any id, and wins */
+	rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = RTPROT_BOOT;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	mnl_attr_put(nlh, RTA_DST, prefix->family == AF_INET ? 4 : 16, &prefix->addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	return transact(nlh);
 }
 

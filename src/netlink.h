@@ -11,8 +11,10 @@
 /* Each returns 0 or -errno (the kernel's answer). A value of 0 for mtu or txqlen leaves it. */
 int netlink_set_link(unsigned int ifindex, int mtu, int txqlen, bool up);
 int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix);
-/* prefix must have its host bits clear (the kernel refuses it otherwise). */
-int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix);
+/* prefix must have its host bits clear (the kernel refuses it otherwise); table is a routing
+ * table's id (RT_TABLE_MAIN, or any up to 2^32-1). A route to the same prefix that is there
+ * already stays, and the answer is -EEXIST. */
+int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix, uint32_t table);
 
 /* The interface of the main table's default route for family (AF_INET or AF_INET6): 0, or
  * -ENOENT when there is none. */

@@ -153,6 +153,31 @@ static void dns_key(void **state)
 	assert_non_null(strstr(err.message, "corp.example needs a server"));
 }
 
+/* Table = off, auto, a number or a name (resolved later); anything else is the line's error. */
+static void table_key(void **state)
+{
+	struct config cfg;
+	struct config_error err;
+
+	assert_int_equal(parse_str(&cfg, "[Interface]\nTable = off\n", &err), 0);
+	assert_true(cfg.table_off);
+	assert_string_equal(cfg.table, "");
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nTable = 1234\nTable = auto\n", &err), 0);
+	assert_false(cfg.table_off);
+	assert_string_equal(cfg.table, "");
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\n\nTable = vpn-1\n", &err), 0);
+	assert_string_equal(cfg.table, "vpn-1");
+	assert_int_equal(cfg.table_line, 3);
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nTable = a b\n", &err), -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_non_null(strstr(err.message, "Table 'a b'"));
+	assert_int_equal(parse_str(&cfg, "[Interface]\nTable = 0123456789012345678901234567890123\n", &err),
+			 -EINVAL);
+}
+
 static void empty_and_defaults(void **state)
 {
 	struct config cfg, zero;
@@ -551,6 +576,7 @@ int main(void)
 		cmocka_unit_test(nat_keepalive_key),
 		cmocka_unit_test(too_many_addresses),
 		cmocka_unit_test(dns_key),
+		cmocka_unit_test(table_key),
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(secrets_not_echoed),
 		cmocka_unit_test(read_file),
