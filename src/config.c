@@ -405,9 +405,11 @@ static int set_table(struct parser *p, char *value)
 	return 0;
 }
 
-/* wg-quick's own keys: its shell does the work, and we only check they are well formed. */
-static int ignore_value(struct parser *p, char *value)
+/* wg-quick's own keys: its shell runs them, myvpn -c does not; the caller warns (first line). */
+static int note_wg_quick_command(struct parser *p, char *value)
 {
+	if (!p->cfg.wg_quick_command_line)
+		p->cfg.wg_quick_command_line = p->line;
 	return 0;
 }
 
@@ -415,6 +417,8 @@ static int check_save_config(struct parser *p, char *value)
 {
 	if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
 		return fail(p, "SaveConfig " QUOTE " is neither true nor false", value);
+	if (!strcasecmp(value, "true"))
+		p->cfg.save_config_line = p->line;
 	return 0;
 }
 
@@ -584,10 +588,10 @@ static const struct key_handler interface_keys[] = {
 	{ "Rendezvous", set_rendezvous },
 	{ "NatKeepalive", set_nat_keepalive },
 	{ "PortMapping", set_port_mapping },
-	{ "PreUp", ignore_value },
-	{ "PostUp", ignore_value },
-	{ "PreDown", ignore_value },
-	{ "PostDown", ignore_value },
+	{ "PreUp", note_wg_quick_command },
+	{ "PostUp", note_wg_quick_command },
+	{ "PreDown", note_wg_quick_command },
+	{ "PostDown", note_wg_quick_command },
 	{ "SaveConfig", check_save_config },
 	{ NULL, NULL },
 };

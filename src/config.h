@@ -97,6 +97,9 @@ struct config {
 	 * resolves it (route_table.h) and reports an error at table_line. */
 	char table[32];
 	int table_line;
+	/* wg-quick's own work, which myvpn -c does not do: the first PreUp, PostUp, PreDown or
+	 * PostDown line, and SaveConfig = true's line (0: none); the caller warns. */
+	int wg_quick_command_line, save_config_line;
 	char user[64];		   /* User: whom to run as after set-up; empty = stay */
 	int rendezvous;		   /* Rendezvous: enum config_rendezvous */
 	uint8_t rendezvous_key[32]; /* CONFIG_RENDEZVOUS_CLIENT: the introducing peer's key */

@@ -471,6 +471,13 @@ static int load_config_file(struct options *opts, struct tunnel *t, char *err, s
 		return ret;
 	if (exposed)
 		fprintf(stderr, "Warning: `%s' is world accessible\n", opts->config_file);
+	if (t->cfg.wg_quick_command_line)
+		log_warn("%s:%d: PreUp, PostUp, PreDown and PostDown are not run by myvpn -c (wg-quick "
+			 "runs them: WG_QUICK_USERSPACE_IMPLEMENTATION=myvpn wg-quick up FILE)",
+			 opts->config_file, t->cfg.wg_quick_command_line);
+	if (t->cfg.save_config_line)
+		log_warn("%s:%d: SaveConfig = true: myvpn -c does not write the file back (wg-quick does)",
+			 opts->config_file, t->cfg.save_config_line);
 	t->config_file = opts->config_file;
 	t->fwmark = t->cfg.fwmark;
 	opts->listen_port = t->cfg.listen_port;

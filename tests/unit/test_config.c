@@ -178,6 +178,23 @@ static void table_key(void **state)
 			 -EINVAL);
 }
 
+/* wg-quick's commands and SaveConfig are accepted, and where they are is kept for a warning. */
+static void wg_quick_keys(void **state)
+{
+	struct config cfg;
+	struct config_error err;
+
+	assert_int_equal(parse_str(&cfg, "[Interface]\nMTU = 1400\nPostDown = a %i\nPreUp = b\n"
+				   "SaveConfig = false\n", &err), 0);
+	assert_int_equal(cfg.wg_quick_command_line, 3);
+	assert_int_equal(cfg.save_config_line, 0);
+	config_free(&cfg);
+	assert_int_equal(parse_str(&cfg, "[Interface]\nSaveConfig = TRUE\n", &err), 0);
+	assert_int_equal(cfg.wg_quick_command_line, 0);
+	assert_int_equal(cfg.save_config_line, 2);
+	config_free(&cfg);
+}
+
 static void empty_and_defaults(void **state)
 {
 	struct config cfg, zero;
@@ -577,6 +594,7 @@ int main(void)
 		cmocka_unit_test(too_many_addresses),
 		cmocka_unit_test(dns_key),
 		cmocka_unit_test(table_key),
+		cmocka_unit_test(wg_quick_keys),
 		cmocka_unit_test(nul_byte_rejected),
 		cmocka_unit_test(secrets_not_echoed),
 		cmocka_unit_test(read_file),
