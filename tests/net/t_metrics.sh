@@ -75,8 +75,12 @@ replay_query="myvpn_dropped_packets_total{device=\"$P-ta\",reason=\"replay\"}"
 at a timeout 5 tcpdump -i "$P-a" -c 1 -w "$TMP/data.pcap" 'udp dst port 51820 and udp[8] = 4 and greater 100' \
 	>/dev/null 2>&1 & dump=$!
 PIDS+=("$dump")
-sleep 1
-at b ping -c 1 -s 200 -q 10.20.0.1 >/dev/null || fail "ping lost"
+# tcpdump may take a while to start capturing on a busy host: ping until it has its datagram
+for _ in $(seq 20); do
+	sleep 0.25
+	kill -0 "$dump" 2>/dev/null || break
+	at b ping -c 1 -W 1 -s 200 -q 10.20.0.1 >/dev/null || fail "ping lost"
+done
 wait "$dump" || fail "no data datagram captured"
 hex=$(tcpdump -r "$TMP/data.pcap" -x 2>/dev/null | sed -n 's/^\s*0x[0-9a-f]*:\s*//p' | tr -d ' \n' | cut -c57-)
 [ -n "$hex" ] || fail "empty capture"
