@@ -448,7 +448,7 @@ static int config_route_table(const struct config *cfg, const char *file, uint32
 	ret = route_table_id(cfg->table, table);
 	if (ret)
 		snprintf(err, errlen, "%s:%d: Table '%s' %s", file, cfg->table_line, cfg->table,
-			 ret == -EINVAL ? "is out of range (1-4294967295)"
+			 ret == -EINVAL ? "is not a table number (1-4294967295)"
 					: "is not a table named in /etc/iproute2/rt_tables");
 	return ret;
 }
@@ -532,11 +532,13 @@ static int prepare_encrypted(struct options *opts, struct tunnel *t, char *err, 
 	return ret;
 }
 
-/* Routes for each peer's allowed IPs, as wg-quick adds them. A default route (/0) is left to
- * the user or wg-quick: taking it over needs policy routing so the tunnel's own packets still
- * reach the peer. */
+/* Routes for each peer's allowed IPs, as wg-quick adds them, in table (0: auto, the main
+ * table). With auto a default route (/0) is left to the full tunnel (route_all.h): taking it
+ * over needs policy routing so the tunnel's own packets still reach the peer. A route that
+ * exists stays: at start, an existing default route is worth a warning (at a reload it is
+ * ours). */
 static int add_routes(const struct device *dev, const struct config *cfg, uint32_t table,
-		      char *err, size_t errlen)
+		      bool at_start, char *err, size_t errlen)
 {
 	if (cfg->table_off)
 		return 0;
@@ -549,7 +551,7 @@ static int add_routes(const struct device *dev, const struct config *cfg, uint32
 				continue;
 			addr_prefix_mask(&p);
 			ret = netlink_add_route(dev->ifindex, &p, table ? table : ROUTE_TABLE_MAIN);
-			if (ret == -EEXIST && p.cidr == 0)
+			if (ret == -EEXIST && p.cidr == 0 && at_start)
 				log_warn("table %u has a default route already: left as it is",
 					 table);
 			if (ret && ret != -EEXIST) {
@@ -634,7 +636,7 @@ static void reload(struct signals *s)
 	uapi_buf_free(&req);
 	if (!ret)
 		reload_rendezvous(t, &cfg);
-	if (!ret && add_routes(s->dev, &cfg, t->route_table, err, sizeof(err)))
+	if (!ret && add_routes(s->dev, &cfg, t->route_table, false, err, sizeof(err)))
 		log_warn("%s", err);
 	else if (ret)
 		log_error("%s; configuration unchanged", err);
@@ -743,7 +745,7 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 	if (!ret)
 		ret = apply_rendezvous(t, dev, err, errlen);
 	if (!ret) {
-		ret = add_routes(dev, &t->cfg, t->route_table, err, errlen);
+		ret = add_routes(dev, &t->cfg, t->route_table, true, err, errlen);
 		if (ret)
 			wg_device_free(&t->wg);
 	}

@@ -103,28 +103,36 @@ int netlink_add_address(unsigned int ifindex, const struct ip_prefix *prefix)
 	return transact(nlh);
 }
 
-/* A route to prefix through the interface, as wg-quick adds for each peer's allowed IPs. */
-int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix, uint32_t table)
+/* A route through ifindex in table: to prefix, or family's default route when prefix is NULL.
+ * RTA_TABLE carries the id (the header's field holds only 8 bits). */
+static int route(uint16_t type, uint16_t flags, int family, const struct ip_prefix *prefix,
+		 unsigned int ifindex, uint32_t table)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
 
-	nlh->nlmsg_type = RTM_NEWROUTE;
-	/* never over a route someone else made (the host's default route, say): -EEXIST */
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (unsigned char)prefix->family;
-	rtm->rtm_dst_len = prefix->cidr;
-	/* the header's field holds 8 bits; RTA_TABLE any id, and wins */
-	rtm->rtm_table = table < 256 ? (unsigned char)table : RT_TABLE_UNSPEC;
+	rtm->rtm_family = (unsigned char)family;
+	rtm->rtm_dst_len = prefix ? prefix->cidr : 0;
+	rtm->rtm_table = RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = RTPROT_BOOT;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put(nlh, RTA_DST, prefix->family == AF_INET ? 4 : 16, &prefix->addr);
-	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
+	if (prefix)
+		mnl_attr_put(nlh, RTA_DST, family == AF_INET ? 4 : 16, &prefix->addr);
 	mnl_attr_put_u32(nlh, RTA_TABLE, table);
+	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
 	return transact(nlh);
+}
+
+/* As wg-quick adds for each peer's allowed IPs; never over a route someone else made (the
+ * host's default route, say): -EEXIST. */
+int netlink_add_route(unsigned int ifindex, const struct ip_prefix *prefix, uint32_t table)
+{
+	return route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, prefix->family, prefix, ifindex, table);
 }
 
 /* Link deletion watch: `ip link del IFNAME` (or wg-quick down) must stop the daemon. And
@@ -352,21 +360,8 @@ int netlink_local_prefixes(unsigned int except, struct ip_prefix *out, size_t ma
 
 int netlink_table_default_route(unsigned int ifindex, int family, uint32_t table, bool add)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct rtmsg *rtm;
-
-	nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-	nlh->nlmsg_flags = add ? NLM_F_CREATE | NLM_F_REPLACE : 0;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (unsigned char)family;
-	rtm->rtm_table = RT_TABLE_UNSPEC;
-	rtm->rtm_protocol = RTPROT_BOOT;
-	rtm->rtm_scope = RT_SCOPE_LINK;
-	rtm->rtm_type = RTN_UNICAST;
-	mnl_attr_put_u32(nlh, RTA_TABLE, table);
-	mnl_attr_put_u32(nlh, RTA_OIF, ifindex);
-	return transact(nlh);
+	return route(add ? RTM_NEWROUTE : RTM_DELROUTE, add ? NLM_F_CREATE | NLM_F_REPLACE : 0,
+		     family, NULL, ifindex, table);
 }
 
 static int rule(int family, bool add, uint32_t priority, uint32_t fwmark, uint32_t table,

@@ -14,8 +14,9 @@ static const char *const table_dirs[] = { "/etc/iproute2", "/usr/share/iproute2"
 
 enum { TABLE_FILE_MAX = 65536 };
 
-/* One line "ID NAME" (ID decimal or 0x hex, as ip accepts); false for anything else. */
-static bool parse_line(const char *line, char *name, size_t name_size, uint32_t *id)
+/* Whether one line ("ID NAME", ID decimal or 0x hex as ip reads it, then anything) names
+ * name; *id is its id then. */
+static bool line_names(const char *line, const char *name, uint32_t *id)
 {
 	char word[64];
 	unsigned long long n;
@@ -23,23 +24,22 @@ static bool parse_line(const char *line, char *name, size_t name_size, uint32_t 
 
 	while (isspace((unsigned char)*line))
 		line++;
-	if (*line == '#' || !*line)
-		return false;
+	if (!isdigit((unsigned char)*line))
+		return false; /* a comment, an empty line, or not "ID NAME" */
 	errno = 0;
-	n = strtoull(line, &end, 0);
-	if (end == line || errno || n > UINT32_MAX || !isspace((unsigned char)*end))
+	n = line[0] == '0' && (line[1] == 'x' || line[1] == 'X') ? strtoull(line + 2, &end, 16)
+								 : strtoull(line, &end, 10);
+	if (errno || n > UINT32_MAX || !isspace((unsigned char)*end))
 		return false;
-	if (sscanf(end, "%63s", word) != 1 || strlen(word) >= name_size)
+	if (sscanf(end, "%63s", word) != 1 || strcmp(word, name))
 		return false;
-	strcpy(name, word);
 	*id = (uint32_t)n;
 	return true;
 }
 
 int route_table_find(const char *text, const char *name, uint32_t *id)
 {
-	char line[256], found[64];
-	uint32_t n;
+	char line[256];
 
 	while (*text) {
 		size_t len = strcspn(text, "\n");
@@ -47,10 +47,8 @@ int route_table_find(const char *text, const char *name, uint32_t *id)
 		if (len < sizeof(line)) {
 			memcpy(line, text, len);
 			line[len] = '\0';
-			if (parse_line(line, found, sizeof(found), &n) && !strcmp(found, name)) {
-				*id = n;
+			if (line_names(line, name, id))
 				return 0;
-			}
 		}
 		text += len + (text[len] == '\n');
 	}
@@ -112,7 +110,7 @@ static int find_in_dir(const char *dir, const char *name, uint32_t *id)
 int route_table_id(const char *name, uint32_t *id)
 {
 	static const struct { const char *name; uint32_t id; } builtin[] = {
-		{ "default", 253 }, { "main", 254 }, { "local", 255 },
+		{ "default", 253 }, { "main", ROUTE_TABLE_MAIN }, { "local", 255 },
 	};
 	unsigned long long n;
 	char *end;

@@ -27,7 +27,7 @@ enum {
 };
 
 struct rx_backlog {
-	uint8_t *slots; /* nbufs buffers of slot_size bytes, one after the other */
+	uint8_t *slots; /* the buffers, slot_size bytes each, one after the other */
 	size_t slot_size;
 	uint8_t *free[RX_BACKLOG_BUFS];
 	unsigned int free_count;

@@ -15,6 +15,7 @@ static const char rt_tables[] =
 	"0x1f4 hexed\n"
 	"#200 commented\n"
 	"300\n"
+	"010 octal-looking\n"
 	"notanumber name\n"
 	"4294967296 toolarge\n";
 
@@ -26,6 +27,8 @@ static void find_in_text(void **state)
 	assert_int_equal(id, 100);
 	assert_int_equal(route_table_find(rt_tables, "hexed", &id), 0);
 	assert_int_equal(id, 500);
+	assert_int_equal(route_table_find(rt_tables, "octal-looking", &id), 0);
+	assert_int_equal(id, 10); /* decimal, as ip reads it */
 	assert_int_equal(route_table_find(rt_tables, "main", &id), 0);
 	assert_int_equal(id, 254);
 	for (const char **name = (const char *[]){ "commented", "name", "toolarge", "vp", "", NULL };
