@@ -91,7 +91,7 @@ CHECK_FUZZ_SECONDS ?= 10
 # The main netns scenarios run again with one worker thread, t_workers under TSan,
 WORKERS1_TESTS ?= p2p_seed nat_seed roaming uapi wg_interop wg_quick
 # and these against the ASan+UBSan daemon (all of them: make check-sanitized).
-SANITIZED_CHECK_TESTS ?= wg_interop wg_security uapi roaming keepalive gateway
+SANITIZED_CHECK_TESTS ?= wg_interop wg_security uapi roaming keepalive gateway endpoint_name
 test: all $(UNIT_BINS) $(FUZZ_BINS) build/tsan/myvpn build/asan/myvpn
 	$(Q)FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) WORKERS1_TESTS="$(WORKERS1_TESTS)" \
 		TSAN=1 SANITIZED="$(SANITIZED_CHECK_TESTS)" tests/run-all $(UNIT_BINS)

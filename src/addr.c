@@ -67,6 +67,14 @@ bool addr_looks_numeric(const char *text)
 	return strchr(text, ':') || strspn(text, "0123456789.") == strlen(text);
 }
 
+bool addr_is_host_name(const char *text)
+{
+	size_t len = strlen(text);
+
+	return len && len <= 253 && !addr_looks_numeric(text) &&
+	       strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == len;
+}
+
 int addr_parse_literal(const char *text, uint16_t port, union endpoint *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -28,6 +28,9 @@ int addr_parse_prefix(const char *text, struct ip_prefix *out);
 int addr_parse_port(const char *text, bool allow_zero, uint16_t *out);
 int addr_parse_literal(const char *text, uint16_t port, union endpoint *out);
 bool addr_looks_numeric(const char *text);
+/* A host name as a configuration gives one: 1-253 letters, digits, '-', '_' and dots, and
+ * nothing that looks like an address. */
+bool addr_is_host_name(const char *text);
 /* A TCP listening address: "ADDR:PORT", "[V6]:PORT" or ":PORT" (any IPv4 address). Numeric
  * only, so that no resolver runs for a setting. 0 or -EINVAL. */
 int addr_parse_listen(const char *text, union endpoint *out);

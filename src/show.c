@@ -180,6 +180,10 @@ static int parse_peer_line(struct show_peer *p, const char *key, const char *val
 		if (strlen(value) >= sizeof(p->endpoint) || !printable(value))
 			return -EBADMSG;
 		strcpy(p->endpoint, value);
+	} else if (!strcmp(key, "endpoint_name")) {
+		if (strlen(value) >= sizeof(p->endpoint_name) || !printable(value))
+			return -EBADMSG;
+		strcpy(p->endpoint_name, value);
 	} else if (!strcmp(key, "last_handshake_time_sec")) {
 		ret = parse_u64(value, UINT64_MAX, &p->last_handshake_sec);
 	} else if (!strcmp(key, "last_handshake_time_nsec")) {
@@ -546,7 +550,9 @@ static void print_peer(FILE *out, const struct show_peer *p, uint64_t now_sec)
 	fprintf(out, "peer: %s\n", b64);
 	if (p->has_preshared_key)
 		fputs("  preshared key: (hidden)\n", out);
-	if (p->endpoint[0])
+	if (p->endpoint[0] && p->endpoint_name[0])
+		fprintf(out, "  endpoint: %s (%s)\n", p->endpoint, p->endpoint_name);
+	else if (p->endpoint[0])
 		fprintf(out, "  endpoint: %s\n", p->endpoint);
 	fputs("  allowed ips: ", out);
 	for (size_t i = 0; i < p->allowed_ip_count; i++) {
@@ -739,6 +745,14 @@ static void json_key(FILE *out, const char *key)
 	fputs(": ", out);
 }
 
+static void json_string_or_null(FILE *out, const char *s)
+{
+	if (s[0])
+		json_string(out, s);
+	else
+		fputs("null", out);
+}
+
 static void json_peer(FILE *out, const struct show_peer *p)
 {
 	char b64[WGCRYPTO_KEY_B64_LEN + 1], buf[INET6_ADDRSTRLEN + 8];
@@ -748,10 +762,9 @@ static void json_peer(FILE *out, const struct show_peer *p)
 	json_string(out, b64);
 	fprintf(out, ",\n        \"has_preshared_key\": %s,\n        \"endpoint\": ",
 		p->has_preshared_key ? "true" : "false");
-	if (p->endpoint[0])
-		json_string(out, p->endpoint);
-	else
-		fputs("null", out);
+	json_string_or_null(out, p->endpoint);
+	fputs(",\n        \"endpoint_name\": ", out);
+	json_string_or_null(out, p->endpoint_name);
 	fputs(",\n        \"allowed_ips\": [", out);
 	for (size_t i = 0; i < p->allowed_ip_count; i++) {
 		format_prefix(buf, sizeof(buf), &p->allowed_ips[i]);
@@ -839,14 +852,6 @@ static void json_rendezvous(FILE *out, const struct show_interface *ifc)
 	fputs(",\n      \"seen\": ", out);
 	json_string(out, ifc->seen);
 	fprintf(out, ",\n      \"nat_keepalive\": %u\n    },\n", ifc->nat_keepalive);
-}
-
-static void json_string_or_null(FILE *out, const char *s)
-{
-	if (s[0])
-		json_string(out, s);
-	else
-		fputs("null", out);
 }
 
 static void json_plain(FILE *out, const struct show_plain *pl)

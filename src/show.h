@@ -23,6 +23,7 @@
 
 enum {
 	SHOW_ENDPOINT_LEN = 96, /* "[v6%scope]:port" as the daemon writes it, with room to spare */
+	SHOW_NAME_LEN = 260,    /* a host name (253 at most), ':' and a port */
 	SHOW_TIMEOUT_MS = 3000, /* a daemon that does not answer within this is skipped */
 	SHOW_MAX_REPLY = 16 << 20,
 };
@@ -31,6 +32,7 @@ struct show_peer {
 	uint8_t public_key[32];
 	bool has_preshared_key; /* the key itself is not kept */
 	char endpoint[SHOW_ENDPOINT_LEN]; /* as the daemon wrote it; "" = none */
+	char endpoint_name[SHOW_NAME_LEN]; /* myvpn's: "NAME:PORT" it came from; "" = none */
 	uint64_t last_handshake_sec, last_handshake_nsec; /* Unix time; 0 = never */
 	uint64_t rx_bytes, tx_bytes;
 	uint16_t persistent_keepalive; /* seconds; 0 = off */

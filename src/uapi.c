@@ -134,6 +134,9 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 			       __atomic_load_n(&p->transport_switches, __ATOMIC_RELAXED));
 	if (p->tcp_port)
 		ret |= uapi_buf_printf(out, "tcp_port=%u\n", p->tcp_port);
+	if (p->endpoint_name) /* myvpn's own */
+		ret |= uapi_buf_printf(out, "endpoint_name=%s:%u\n", p->endpoint_name,
+				       p->endpoint_name_port);
 	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
 			       (unsigned long long)(hs / 1000000000u),
 			       (unsigned long long)(hs % 1000000000u));
@@ -341,6 +344,7 @@ enum peer_flags {
 	PEER_IS_SELF = 1u << 6, /* our own public key: ignored, as Linux does */
 	PEER_CREATES = 1u << 7, /* the peer does not exist when this section is applied */
 	PEER_TCP_PORT = 1u << 8, /* myvpn's own tcp_port */
+	PEER_ENDPOINT_NAME = 1u << 9, /* myvpn's own endpoint_name */
 };
 
 struct peer_op {
@@ -349,6 +353,8 @@ struct peer_op {
 	union endpoint endpoint;
 	uint16_t keepalive;
 	uint16_t tcp_port;
+	char *endpoint_name; /* owned until applied */
+	uint16_t endpoint_name_port;
 	unsigned int flags;
 	size_t first_ip, ip_count; /* into request.ips */
 	struct wg_peer *fresh; /* PEER_CREATES: made while checking, linked while applying */
@@ -371,8 +377,10 @@ struct request {
 
 static void request_free(struct request *r)
 {
-	for (size_t i = 0; i < r->peer_count; i++)
+	for (size_t i = 0; i < r->peer_count; i++) {
 		wg_peer_discard(r->peers[i].fresh);
+		free(r->peers[i].endpoint_name);
+	}
 	if (r->peers)
 		wgcrypto_wipe(r->peers, r->peer_cap * sizeof(r->peers[0]));
 	free(r->peers);
@@ -524,6 +532,26 @@ static int add_allowed_ip(struct request *r, struct peer_op *op, const char *val
 	return 0;
 }
 
+/* "NAME:PORT": the host name an endpoint came from, looked up again when the peer stops
+ * answering. */
+static int parse_endpoint_name(const char *s, struct peer_op *op)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+
+	if (!colon || parse_uint(colon + 1, 65535, &port) || !port)
+		return -EINVAL;
+	free(op->endpoint_name);
+	op->endpoint_name = strndup(s, (size_t)(colon - s));
+	if (!op->endpoint_name)
+		return -ENOMEM;
+	if (!addr_is_host_name(op->endpoint_name))
+		return -EINVAL; /* freed with the request */
+	op->endpoint_name_port = (uint16_t)port;
+	op->flags |= PEER_ENDPOINT_NAME;
+	return 0;
+}
+
 static int parse_peer_line(struct request *r, struct peer_op *op, const char *key,
 			   const char *value)
 {
@@ -552,6 +580,8 @@ static int parse_peer_line(struct request *r, struct peer_op *op, const char *ke
 		op->keepalive = (uint16_t)v;
 		return 0;
 	}
+	if (!strcmp(key, "endpoint_name")) /* myvpn's own */
+		return parse_endpoint_name(value, op);
 	if (!strcmp(key, "tcp_port")) { /* myvpn's own */
 		op->flags |= PEER_TCP_PORT;
 		if (parse_uint(value, UINT16_MAX, &v))
@@ -847,7 +877,7 @@ static void apply_private_key(struct wg_device *dev, struct request *r,
 }
 
 static int apply_peer_settings(struct wg_device *dev, const struct request *r,
-			       const struct peer_op *op, struct wg_peer *p, uint64_t now_ns)
+			       struct peer_op *op, struct wg_peer *p, uint64_t now_ns)
 {
 	int ret;
 
@@ -860,6 +890,11 @@ static int apply_peer_settings(struct wg_device *dev, const struct request *r,
 	}
 	if (op->flags & PEER_ENDPOINT)
 		wg_peer_set_endpoint(p, &(struct dgram_addr){ .remote = op->endpoint });
+	/* An address set without a name (wg set ... endpoint ADDR) replaces the name too. */
+	if (op->flags & (PEER_ENDPOINT | PEER_ENDPOINT_NAME)) {
+		wg_peer_set_endpoint_name(p, op->endpoint_name, op->endpoint_name_port);
+		op->endpoint_name = NULL;
+	}
 	if (op->flags & PEER_REPLACE_ALLOWED_IPS)
 		allowedips_remove_by_owner(&dev->allowedips, p);
 	for (size_t i = 0; i < op->ip_count; i++) {

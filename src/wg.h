@@ -4,7 +4,8 @@
  * staged packets), wg_keypairs.c (session slots: the one place they change), wg_send.c (TUN ->
  * peer, keepalives, staged packets), wg_receive.c (peer -> TUN; handshake messages queued),
  * wg_handshake.c (the handshake thread's work: initiations, responses, cookies), wg_timers.c
- * (timer rules applied to peers, and what a worker's batch did to them).
+ * (timer rules applied to peers, and what a worker's batch did to them), wg_resolve.c (endpoint
+ * names looked up again when a peer stops answering).
  *
  * Threads and locks (see engine.h):
  *  - dev->lock: workers hold it for reading around each batch; the control thread takes it for
@@ -43,6 +44,9 @@ enum {
 	WG_HANDSHAKES_PER_SECOND = 20, /* per source address, for the Diffie-Hellman work */
 	WG_HANDSHAKE_BURST = 5,
 	WG_RATELIMITER_SOURCES = 8192,
+	/* A peer configured by name is looked up again when it stops answering, at most this
+	 * often (wg_resolve.c). */
+	WG_LOOKUP_INTERVAL_S = 15,
 };
 
 /* What workers ask of the control thread, per peer (bits of wg_peer.requests). */
@@ -133,6 +137,10 @@ struct wg_peer {
 	uint16_t tcp_port;            /* the port to dial over TCP; 0 = the endpoint's */
 	uint16_t udp_port;            /* the configured endpoint's port, or the UDP one we left */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
+	char *endpoint_name;          /* the configured endpoint's host name, or NULL */
+	uint16_t endpoint_name_port;
+	bool lookup_pending;          /* the name is being looked up again */
+	uint64_t looked_up_ns;        /* when it last was */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
 	struct dgram_addr endpoint; /* remote unset until known */
@@ -197,6 +205,8 @@ struct wg_device {
 	struct rdv_device rdv; /* rendezvous.h */
 	uint8_t *probe_buf; /* control thread: path MTU probes are sealed here (SLOT_SIZE) */
 	uint64_t pmtu_raise_ns; /* how often probing looks for a path that grew (wg_pmtu_init) */
+	struct wg_resolver *resolver; /* endpoint names looked up again; NULL until the first */
+	struct loop_source resolve_source;
 };
 
 extern const struct tunnel_ops wg_ops;
@@ -298,6 +308,16 @@ void wg_serve_handshakes(struct wg_device *dev);
 /* Write lock taken inside: the peer's endpoint becomes ep (counted, logged). The one place a
  * running peer's endpoint changes. */
 void wg_peer_move(struct wg_peer *p, const struct dgram_addr *ep);
+
+/* wg_resolve.c (control thread): endpoint names looked up again, off the control loop. */
+/* The peer's endpoint came from name:port; name is malloc'd and becomes the peer's (NULL: the
+ * endpoint is an address, nothing to look up). */
+void wg_peer_set_endpoint_name(struct wg_peer *peer, char *name, uint16_t port);
+/* The peer does not answer: its name is looked up again, at most every WG_LOOKUP_INTERVAL_S;
+ * a new address becomes its endpoint when the answer comes. */
+void wg_resolve_maybe(struct wg_peer *peer, uint64_t now);
+/* At the device's end: answers still to come are dropped. */
+void wg_resolve_stop(struct wg_device *dev);
 
 /* wg_pmtu.c: path MTU probing between two myvpn peers (see the file for the wire format). */
 /* Workers: the inner MTU toward the peer, the probed path's when it is below the TUN's. */

@@ -99,6 +99,10 @@ static int put_peer_settings(struct uapi_buf *req, const struct config_peer *cp,
 		ret |= uapi_buf_put_key(req, "preshared_key", cp->psk);
 	if (cp->has_endpoint)
 		ret |= uapi_buf_printf(req, "endpoint=%s\n", endpoint_format(ep, text, sizeof(text)));
+	/* a name is looked up again when the peer stops answering (wg_resolve.c) */
+	if (cp->has_endpoint && addr_is_host_name(cp->endpoint_host))
+		ret |= uapi_buf_printf(req, "endpoint_name=%s:%u\n", cp->endpoint_host,
+				       cp->endpoint_port);
 	if (cp->persistent_keepalive)
 		ret |= uapi_buf_printf(req, "persistent_keepalive_interval=%u\n",
 				       cp->persistent_keepalive);

@@ -65,6 +65,7 @@ int wg_device_init(struct wg_device *dev, const uint8_t *private_key)
 
 void wg_device_free(struct wg_device *dev)
 {
+	wg_resolve_stop(dev);
 	while (dev->last_peer)
 		wg_peer_remove(dev, dev->last_peer);
 	allowedips_free(&dev->allowedips);

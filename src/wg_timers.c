@@ -83,11 +83,13 @@ void wg_want_handshake(struct wg_peer *p)
 
 static void act(struct wg_peer *p, unsigned int actions)
 {
-	if (actions & TIMER_GIVE_UP)
+	if (actions & TIMER_GIVE_UP) {
 		give_up(p);
-	else if (actions & (TIMER_SEND_HANDSHAKE_RETRY | TIMER_SEND_NEW_HANDSHAKE))
+	} else if (actions & (TIMER_SEND_HANDSHAKE_RETRY | TIMER_SEND_NEW_HANDSHAKE)) {
 		wg_send_initiation(p, actions & TIMER_SEND_HANDSHAKE_RETRY ? WG_INITIATION_RETRY :
 				   WG_INITIATION_PEER_SILENT);
+		wg_resolve_maybe(p, wg_now(p->dev)); /* the name may point elsewhere now */
+	}
 	if (actions & (TIMER_SEND_KEEPALIVE | TIMER_SEND_PERSISTENT_KEEPALIVE)) {
 		if (p->current)
 			wg_send_keepalive(p);

@@ -9,6 +9,7 @@ MYVPN_NAT=${MYVPN_NAT:-$ROOT/myvpn_nat}
 P=mv$$                     # prefix for namespaces and interfaces (IFNAMSIZ is 16)
 TMP=$(mktemp -d /tmp/myvpn-test.XXXXXX)
 NAMESPACES=()
+NETNS_ETC=()               # /etc/netns/NS directories a test made (ns_hosts)
 PIDS=()
 
 log() { printf '  [%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
@@ -41,6 +42,9 @@ cleanup() {
 	for ns in "${NAMESPACES[@]:-}"; do
 		[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
 	done
+	for ns in "${NETNS_ETC[@]:-}"; do
+		[ -n "$ns" ] && rm -rf "/etc/netns/$ns"
+	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -55,6 +59,19 @@ ns_add() {
 	NAMESPACES+=("$(ns "$1")")
 	at "$1" ip link set lo up
 	at "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null || true
+}
+
+# ns_hosts NAME LINE...: the /etc/hosts that programs started in NAME (at, bg) see: ip netns
+# exec binds /etc/netns/NS/hosts over it. Called again, it rewrites the same file in place, so
+# that running programs see the new lines at their next lookup.
+ns_hosts() {
+	local n=$1 dir; shift
+	dir=/etc/netns/$(ns "$n")
+	if [ ! -d "$dir" ]; then
+		mkdir -p "$dir"
+		NETNS_ETC+=("$(ns "$n")")
+	fi
+	printf '%s\n' "$@" >"$dir/hosts"
 }
 
 # veth A_NS A_IF B_NS B_IF: a cable between two namespaces.

@@ -353,6 +353,26 @@ static void set_peer_keys(void **state)
 	assert_int_equal(set(&dev, req), 0);
 	assert_int_equal(p->tcp_port, 0);
 
+	/* myvpn's endpoint_name: kept with the address and shown by get=1; an address set
+	 * without a name (wg set ... endpoint) replaces it */
+	snprintf(req, sizeof(req), "public_key=%s\nendpoint=192.0.2.9:1000\n"
+		 "endpoint_name=home.example.net:1000\n", pub_hex[4]);
+	assert_int_equal(set(&dev, req), 0);
+	assert_string_equal(p->endpoint_name, "home.example.net");
+	assert_int_equal(p->endpoint_name_port, 1000);
+	text = get(&dev);
+	assert_non_null(strstr(text, "endpoint_name=home.example.net:1000\n"));
+	free(text);
+	snprintf(req, sizeof(req), "public_key=%s\npersistent_keepalive_interval=5\n", pub_hex[4]);
+	assert_int_equal(set(&dev, req), 0);
+	assert_non_null(p->endpoint_name); /* other settings leave it alone */
+	snprintf(req, sizeof(req), "public_key=%s\nendpoint=192.0.2.9:1000\n", pub_hex[4]);
+	assert_int_equal(set(&dev, req), 0);
+	assert_null(p->endpoint_name);
+	text = get(&dev);
+	assert_null(strstr(text, "endpoint_name="));
+	free(text);
+
 	/* an endpoint change keeps the peer's own sessions too */
 	fake_session(p);
 	snprintf(req, sizeof(req), "public_key=%s\nendpoint=192.0.2.10:1000\n", pub_hex[4]);
@@ -570,6 +590,13 @@ static void set_errors_change_nothing(void **state)
 		{ "public_key=%1$s\nallowed_ip=10.0.0.256/8\n", -EINVAL },
 		{ "public_key=%1$s\npersistent_keepalive_interval=65536\n", -EINVAL },
 		{ "public_key=%1$s\ntcp_port=65536\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=example.com\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=example.com:0\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=:51820\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=192.0.2.1:51820\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=[2001:db8::1]:51820\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=exa mple.com:51820\n", -EINVAL },
+		{ "public_key=%1$s\nendpoint_name=ex/ample.com:51820\n", -EINVAL },
 		{ "public_key=%1$s\ntcp_port=-1\n", -EINVAL },
 		{ "public_key=%1$s\npreshared_key=%1$.63s\n", -EINVAL },
 		{ "public_key=%1$s\nprotocol_version=2\n", -EPROTONOSUPPORT },
