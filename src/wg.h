@@ -205,8 +205,7 @@ struct wg_device {
 	struct rdv_device rdv; /* rendezvous.h */
 	uint8_t *probe_buf; /* control thread: path MTU probes are sealed here (SLOT_SIZE) */
 	uint64_t pmtu_raise_ns; /* how often probing looks for a path that grew (wg_pmtu_init) */
-	struct wg_resolver *resolver; /* endpoint names looked up again; NULL until the first */
-	struct loop_source resolve_source;
+	struct resolver *resolver; /* endpoint names looked up again; NULL until needed */
 };
 
 extern const struct tunnel_ops wg_ops;
