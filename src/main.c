@@ -736,6 +736,11 @@ static int setup(struct device *dev, struct options *opts, struct tunnel *t, cha
 		return ret;
 	if (!opts->encrypted) {
 		plain_init(&t->plain, opts->mode, &dev->peer, opts->keepalive, opts->transport);
+		if (opts->mode == MODE_CLIENT && opts->peer_host && addr_is_host_name(opts->peer_host) &&
+		    plain_set_endpoint_name(&t->plain, opts->peer_host, opts->peer_port)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
 		return wg_device_init(&t->wg, NULL);
 	}
 	if (opts->uapi_only)

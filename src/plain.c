@@ -323,6 +323,7 @@ void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint
 
 void plain_free(struct plain_tunnel *t)
 {
+	plain_resolve_stop(t);
 	pthread_mutex_destroy(&t->lock);
 }
 

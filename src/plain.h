@@ -40,6 +40,12 @@ struct plain_tunnel {
 	uint64_t probe_ns;          /* control, on TCP: our last keepalive over UDP */
 	unsigned int unanswered;    /* control: asks in a row that got no answer */
 	struct loop_timer transport_timer;
+	/* A client given its server by name (plain_resolve.c); control thread. */
+	char *endpoint_name;        /* NULL: by address */
+	uint16_t endpoint_name_port;
+	struct resolver *resolver;  /* NULL until the first lookup */
+	bool lookup_pending;
+	uint64_t looked_up_ns;
 };
 
 /* A worker's copy of the endpoint (worker.tunnel_local). */
@@ -71,5 +77,16 @@ void plain_send_keepalive(struct plain_tunnel *t, const struct dgram_addr *to);
 int plain_transport_start(struct plain_tunnel *t);
 /* Call from a worker for each datagram accepted from the server. */
 void plain_transport_heard(struct plain_tunnel *t, const struct dgram_addr *from, uint64_t now);
+/* Control thread: the endpoint moved to a new address; a keepalive asks there now. */
+void plain_transport_moved(struct plain_tunnel *t, uint64_t now);
+
+/* plain_resolve.c (control thread): a client's server given by name. */
+/* The server was given as name (copied): it is looked up again when the server stops
+ * answering. Before plain_start. 0 or -ENOMEM. */
+int plain_set_endpoint_name(struct plain_tunnel *t, const char *name, uint16_t port);
+/* The server does not answer: its name is looked up again, at most every 15 s. */
+void plain_resolve_maybe(struct plain_tunnel *t, uint64_t now);
+/* Once the control loop has stopped: lookups under way are dropped. */
+void plain_resolve_stop(struct plain_tunnel *t);
 
 #endif

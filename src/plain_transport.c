@@ -10,7 +10,8 @@
  * PLAIN_UDP_PROBE_INTERVAL, and the first datagram that comes back over UDP moves the client back.
  * The server follows its client as it follows any move (plain.c): at once for a new client, else
  * once the old endpoint has been quiet for 2 s, on a data packet or a keepalive from the same
- * host. */
+ * host. Every unanswered ask also has a server given by name looked up again (plain_resolve.c);
+ * such a client watches the silence in udp and tcp modes too, without changing transports. */
 #include "plain.h"
 #include "log.h"
 
@@ -59,6 +60,18 @@ static bool never_heard(const struct plain_tunnel *t)
 	       !__atomic_load_n(&t->rx_ns[TRANSPORT_TCP], __ATOMIC_RELAXED);
 }
 
+/* An ask went unanswered: the server's name may point elsewhere now; in auto mode, the other
+ * transport is tried after PLAIN_ASKS_BEFORE_MOVE of them (one before anything came back). */
+static void unanswered(struct plain_tunnel *t, uint64_t now)
+{
+	plain_resolve_maybe(t, now);
+	if (t->transport == TRANSPORT_MODE_AUTO &&
+	    (++t->unanswered >= PLAIN_ASKS_BEFORE_MOVE || never_heard(t)))
+		move_to(t, t->endpoint.kind == TRANSPORT_TCP ? TRANSPORT_UDP : TRANSPORT_TCP, now);
+	else
+		ask(t, now);
+}
+
 /* The silence rule of the top of the file, on the current transport. */
 static void check_answers(struct plain_tunnel *t, uint64_t now)
 {
@@ -69,10 +82,7 @@ static void check_answers(struct plain_tunnel *t, uint64_t now)
 		t->asked_ns = 0;
 		t->unanswered = 0;
 	} else if (t->asked_ns && now - t->asked_ns >= PLAIN_ANSWER_WAIT_NS) {
-		if (++t->unanswered < PLAIN_ASKS_BEFORE_MOVE && !never_heard(t))
-			ask(t, now);
-		else
-			move_to(t, t->endpoint.kind == TRANSPORT_TCP ? TRANSPORT_UDP : TRANSPORT_TCP, now);
+		unanswered(t, now);
 	} else if (!t->asked_ns && sent > heard && now - heard >= PLAIN_ANSWER_WAIT_NS) {
 		ask(t, now);
 	}
@@ -84,7 +94,7 @@ static void on_tick(struct loop_timer *timer)
 	uint64_t now = t->engine->loop.now_ns;
 
 	timer->deadline_ns = now + PLAIN_TRANSPORT_TICK_NS;
-	if (t->endpoint.kind == TRANSPORT_TCP) {
+	if (t->transport == TRANSPORT_MODE_AUTO && t->endpoint.kind == TRANSPORT_TCP) {
 		if (__atomic_load_n(&t->rx_ns[TRANSPORT_UDP], __ATOMIC_RELAXED) > t->probe_ns) {
 			move_to(t, TRANSPORT_UDP, now);
 			return;
@@ -100,6 +110,14 @@ static void on_tick(struct loop_timer *timer)
 	check_answers(t, now);
 }
 
+void plain_transport_moved(struct plain_tunnel *t, uint64_t now)
+{
+	t->unanswered = 0;
+	t->probe_ns = now;
+	ask(t, now);
+}
+
+/* The silence is watched in auto mode, and by a client given its server by name. */
 int plain_transport_start(struct plain_tunnel *t)
 {
 	uint64_t now = t->engine->loop.now_ns;
@@ -107,7 +125,7 @@ int plain_transport_start(struct plain_tunnel *t)
 	if (!t->engine->tcp || t->mode != MODE_CLIENT)
 		t->transport = TRANSPORT_MODE_UDP;
 	t->endpoint.kind = t->transport == TRANSPORT_MODE_TCP ? TRANSPORT_TCP : TRANSPORT_UDP;
-	if (t->transport != TRANSPORT_MODE_AUTO)
+	if (t->mode != MODE_CLIENT || (t->transport != TRANSPORT_MODE_AUTO && !t->endpoint_name))
 		return 0;
 	t->asked_ns = now; /* the keepalive plain_start sends next */
 	t->rx_ns[TRANSPORT_UDP] = t->rx_ns[TRANSPORT_TCP] = 0;

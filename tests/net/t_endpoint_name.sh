@@ -9,6 +9,8 @@
 #     again, moves its endpoint to the new address and handshakes there, without a restart.
 #  3. `wg set ... endpoint ADDR` (an address, no name) makes the endpoint an address: the
 #     name is forgotten.
+#  4. The same for a plaintext client (myvpn_nat -a NAME): its server restarts at another
+#     address, the keepalives go unanswered, the client looks the name up again and follows.
 . "$(dirname "$0")/lib.sh"
 
 NAME=home-$P.example.test
@@ -62,3 +64,25 @@ grep -q "endpoint: 192.0.2.3:51820$" <<<"$show" || fail "the name survived wg se
 ping_ok a 10.31.0.2 || fail "ping after wg set endpoint"
 stop_pid "$A"; stop_pid "$B"
 log "an address from wg set replaces the name: ok"
+
+# --- 4. a plaintext client follows its server's name ------------------------------------------
+bg ps b "$MYVPN_NAT" -s 12345 -i "$P-pb" --address 10.32.0.1/24
+S=$BG_PID
+bg pc a "$MYVPN_NAT" -a "$NAME" -p 12345 -i "$P-pa" --address 10.32.0.2/24
+C=$BG_PID
+ping_eventually a 10 10.32.0.1 || fail "no ping through the plaintext tunnel: $(cat "$TMP/pc.log")"
+stop_pid "$S"
+at b ip addr add 192.0.2.2/24 dev "$P-b"
+at b ip addr del 192.0.2.3/24 dev "$P-b"
+ns_hosts a "127.0.0.1 localhost" "192.0.2.2 $NAME"
+bg ps2 b "$MYVPN_NAT" -s 12345 -i "$P-pb" --address 10.32.0.1/24
+S=$BG_PID
+wait_ready ps2
+ping_ok a 10.32.0.1 && fail "a plaintext ping passed with the server gone from the address a sends to"
+ping_eventually a 30 10.32.0.1 ||
+	fail "the plaintext client did not follow $NAME to 192.0.2.2: $(cat "$TMP/pc.log")"
+grep -q "server $NAME resolves to 192.0.2.2:12345 now (was 192.0.2.3:12345)" "$TMP/pc.log" ||
+	fail "the plaintext client's log does not say why it moved: $(cat "$TMP/pc.log")"
+kill -0 "$C" || fail "the plaintext client died"
+stop_pid "$C"; stop_pid "$S"
+log "a plaintext client follows its server's name: ok"
