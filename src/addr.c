@@ -1,5 +1,6 @@
-/* Parsing of IP addresses, prefixes, ports and UDP endpoints (pure, except addr_resolve). */
+/* Parsing of IP addresses, prefixes, ports and UDP endpoints (pure, except the name lookups). */
 #include "addr.h"
+#include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int parse_ip(const char *text, int *family, void *addr)
 {
@@ -107,7 +109,9 @@ int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err
 	ret = getaddrinfo(host, NULL, &hints, &res);
 	if (ret) {
 		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(ret));
-		return -EHOSTUNREACH;
+		/* glibc's permanent failures (its NameResolver notes): no use asking again */
+		return ret == EAI_NONAME || ret == EAI_FAIL || ret == EAI_NODATA ? -EHOSTUNREACH
+										  : -EAGAIN;
 	}
 	memset(out, 0, sizeof(*out));
 	memcpy(out, res->ai_addr, res->ai_addrlen);
@@ -117,6 +121,38 @@ int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err
 		out->in6.sin6_port = htons(port);
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* As wg(8): WG_ENDPOINT_RESOLUTION_RETRIES, default 15, or "infinity". */
+static long resolution_retries(void)
+{
+	const char *v = getenv("WG_ENDPOINT_RESOLUTION_RETRIES");
+	char *end;
+	long n;
+
+	if (!v)
+		return 15;
+	if (!strcmp(v, "infinity"))
+		return -1;
+	n = strtol(v, &end, 10);
+	return *v && !*end && n >= 0 ? n : 15;
+}
+
+int addr_resolve_patiently(const char *host, uint16_t port, union endpoint *out, char *err,
+			   size_t errlen)
+{
+	long retries = resolution_retries();
+	double delay_s = 1.0;
+	int ret;
+
+	while ((ret = addr_resolve(host, port, out, err, errlen)) == -EAGAIN && retries) {
+		log_info("%s; trying again in %.1f s", err, delay_s);
+		usleep((useconds_t)(delay_s * 1e6));
+		delay_s = delay_s * 1.2 < 20.0 ? delay_s * 1.2 : 20.0;
+		if (retries > 0)
+			retries--;
+	}
+	return ret;
 }
 
 int endpoint_to_family(union endpoint *ep, int family)

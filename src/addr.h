@@ -36,7 +36,15 @@ bool addr_is_host_name(const char *text);
 int addr_parse_listen(const char *text, union endpoint *out);
 /* Clears the host bits: 10.1.2.3/8 becomes 10.0.0.0/8. */
 void addr_prefix_mask(struct ip_prefix *p);
+/* An address, or a name looked up: 0; -EAGAIN for a failure that may pass (no DNS server
+ * reachable yet), -EHOSTUNREACH for one that will not (no such name), -EINVAL for a malformed
+ * address; err says which. */
 int addr_resolve(const char *host, uint16_t port, union endpoint *out, char *err, size_t errlen);
+/* At start-up, as wg(8) does: a failure that may pass is retried, after 1 s and then 1.2 times
+ * longer each time (at most 20 s), WG_ENDPOINT_RESOLUTION_RETRIES times (default 15;
+ * "infinity": until it passes). */
+int addr_resolve_patiently(const char *host, uint16_t port, union endpoint *out, char *err,
+			   size_t errlen);
 
 /* Convert between AF_INET and IPv4-mapped AF_INET6 so that one socket family can carry both. */
 int endpoint_to_family(union endpoint *ep, int family);

@@ -25,7 +25,7 @@ static int resolve_peer(struct device *dev, const struct options *opts, char *er
 
 	if (!opts->peer_host)
 		return 0;
-	ret = addr_resolve(opts->peer_host, opts->peer_port, &dev->peer, err, errlen);
+	ret = addr_resolve_patiently(opts->peer_host, opts->peer_port, &dev->peer, err, errlen);
 	if (ret)
 		return ret;
 	if (endpoint_to_family(&dev->peer, dev->udp_family)) {

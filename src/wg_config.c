@@ -62,9 +62,11 @@ static void where(char *buf, size_t len, const char *file, int line)
 		buf[0] = '\0';
 }
 
-/* The checks that can name a line: a low-order public key, an endpoint that does not resolve. */
+/* The checks that can name a line: a low-order public key, an endpoint that does not resolve.
+ * At start-up (patient), a lookup that may pass is retried as wg(8) retries it; a reload runs
+ * on the control thread, which must not wait. */
 static int check_peer(const struct config *cfg, const struct config_peer *cp, int udp_family,
-		      union endpoint *ep, const char *file, char *err, size_t errlen)
+		      bool patient, union endpoint *ep, const char *file, char *err, size_t errlen)
 {
 	char at[300], why[256];
 	uint8_t shared[NOISE_PUBLIC_KEY_LEN];
@@ -78,7 +80,8 @@ static int check_peer(const struct config *cfg, const struct config_peer *cp, in
 	wgcrypto_wipe(shared, sizeof(shared));
 	if (!cp->has_endpoint)
 		return 0;
-	ret = addr_resolve(cp->endpoint_host, cp->endpoint_port, ep, why, sizeof(why));
+	ret = (patient ? addr_resolve_patiently : addr_resolve)(cp->endpoint_host, cp->endpoint_port,
+							       ep, why, sizeof(why));
 	if (!ret && endpoint_to_family(ep, udp_family))
 		ret = -EAFNOSUPPORT, snprintf(why, sizeof(why), "IPv6 is unavailable here");
 	if (ret) {
@@ -199,7 +202,7 @@ int wg_config_sync_request(const struct wg_device *dev, const struct config *cfg
 	for (size_t i = 0; i < cfg->peer_count && !ret; i++) {
 		union endpoint ep = { 0 };
 
-		ret = check_peer(cfg, &cfg->peers[i], udp_family, &ep, file, err, errlen);
+		ret = check_peer(cfg, &cfg->peers[i], udp_family, false, &ep, file, err, errlen);
 		if (!ret)
 			ret = put_synced_peer(req, &cfg->peers[i], &ep);
 	}
@@ -218,7 +221,7 @@ static int build_request(const struct config *cfg, int udp_family, const char *f
 	for (size_t i = 0; i < cfg->peer_count && !ret; i++) {
 		union endpoint ep = { 0 };
 
-		ret = check_peer(cfg, &cfg->peers[i], udp_family, &ep, file, err, errlen);
+		ret = check_peer(cfg, &cfg->peers[i], udp_family, true, &ep, file, err, errlen);
 		if (!ret)
 			ret = put_peer(req, &cfg->peers[i], &ep);
 	}

@@ -9,7 +9,7 @@ MYVPN_NAT=${MYVPN_NAT:-$ROOT/myvpn_nat}
 P=mv$$                     # prefix for namespaces and interfaces (IFNAMSIZ is 16)
 TMP=$(mktemp -d /tmp/myvpn-test.XXXXXX)
 NAMESPACES=()
-NETNS_ETC=()               # /etc/netns/NS directories a test made (ns_hosts)
+NETNS_ETC=()               # /etc/netns/NS directories a test made (ns_etc)
 PIDS=()
 
 log() { printf '  [%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
@@ -45,6 +45,7 @@ cleanup() {
 	for ns in "${NETNS_ETC[@]:-}"; do
 		[ -n "$ns" ] && rm -rf "/etc/netns/$ns"
 	done
+	[ -z "${NETNS_ETC_MADE:-}" ] || rmdir /etc/netns 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -61,17 +62,19 @@ ns_add() {
 	at "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 2>/dev/null || true
 }
 
-# ns_hosts NAME LINE...: the /etc/hosts that programs started in NAME (at, bg) see: ip netns
-# exec binds /etc/netns/NS/hosts over it. Called again, it rewrites the same file in place, so
-# that running programs see the new lines at their next lookup.
-ns_hosts() {
-	local n=$1 dir; shift
+# ns_etc NAME FILE LINE...: /etc/FILE (hosts, resolv.conf, nsswitch.conf) as programs started
+# in NAME (at, bg) see it: ip netns exec binds /etc/netns/NS/FILE over it. Called again, it
+# rewrites the same file in place, so that running programs see the new lines at their next
+# lookup. Files made for a namespace are bound from its next command on.
+ns_etc() {
+	local n=$1 file=$2 dir; shift 2
 	dir=/etc/netns/$(ns "$n")
+	[ -d /etc/netns ] || NETNS_ETC_MADE=1
 	if [ ! -d "$dir" ]; then
 		mkdir -p "$dir"
 		NETNS_ETC+=("$(ns "$n")")
 	fi
-	printf '%s\n' "$@" >"$dir/hosts"
+	printf '%s\n' "$@" >"$dir/$file"
 }
 
 # veth A_NS A_IF B_NS B_IF: a cable between two namespaces.
