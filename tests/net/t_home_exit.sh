@@ -94,8 +94,8 @@ ping_eventually client 5 10.10.0.1 || fail "tunnel did not come up: $(cat "$TMP/
 # leak_watch_start / leak_count: every packet leaving on the client's uplink that is not the tunnel's
 # (nor ARP and IPv6 neighbour discovery, which carry no data).
 leak_watch_start() {
-	at client tcpdump -i "$P-c" -Q out -n -U -w "$TMP/leak.pcap" 'not (udp port 51820) and not arp and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 136)' 2>"$TMP/tcpdump.log" &
-	LEAK_PID=$!; PIDS+=("$LEAK_PID")
+	bg tcpdump client tcpdump -i "$P-c" -Q out -n -U -w "$TMP/leak.pcap" 'not (udp port 51820) and not arp and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 136)'
+	LEAK_PID=$BG_PID
 	wait_until 5 grep -q "listening on" "$TMP/tcpdump.log" || fail "tcpdump did not start"
 }
 leak_count() { sleep 0.5; kill -INT "$LEAK_PID"; wait "$LEAK_PID" 2>/dev/null || true; tcpdump -r "$TMP/leak.pcap" -n 2>/dev/null | tee "$TMP/leaks.txt" | wc -l; }
@@ -124,8 +124,8 @@ log "www sees home's IPv4 and IPv6 addresses and the DNS queries; nothing leaves
 
 # Kill switch: home dies during a transfer (a ping every 0.1 s, lookups, IPv6); for 10 s
 # nothing leaves the client but the tunnel's own handshakes.
-at client ping -i 0.1 -W 1 203.0.113.2 >/dev/null 2>&1 &
-PING_PID=$!; PIDS+=("$PING_PID")
+bg pingload client ping -i 0.1 -W 1 203.0.113.2 # bg: PING_PID is ping itself, which kill stops
+PING_PID=$BG_PID
 leak_watch_start
 kill -KILL "$HOME_PID"; wait "$HOME_PID" 2>/dev/null || true
 dead_until=$(( $(date +%s%N) / 1000000 + 10000 ))
