@@ -388,6 +388,9 @@ static int plain_line(void *ctx, const char *key, char *value)
 	if (!strcmp(key, "plain_endpoint"))
 		return endpoint_text(value) ?
 			       copy_text(pl->endpoint, sizeof(pl->endpoint), value) : -EBADMSG;
+	if (!strcmp(key, "plain_endpoint_name"))
+		return printable(value) ?
+			       copy_text(pl->endpoint_name, sizeof(pl->endpoint_name), value) : -EBADMSG;
 	return 0;
 }
 
@@ -668,8 +671,9 @@ static void print_plain(FILE *out, const struct show_interface *ifc)
 		fprintf(out, "\ntransport:\n  %s: not yet heard from\n", pl->role);
 		return;
 	}
-	fprintf(out, "\ntransport:\n  %s %s: %s, %" PRIu64 " switch%s\n", pl->role, pl->endpoint,
-		pl->transport, n, n == 1 ? "" : "es");
+	fprintf(out, "\ntransport:\n  %s %s%s%s%s: %s, %" PRIu64 " switch%s\n", pl->role,
+		pl->endpoint, pl->endpoint_name[0] ? " (" : "", pl->endpoint_name,
+		pl->endpoint_name[0] ? ")" : "", pl->transport, n, n == 1 ? "" : "es");
 }
 
 static void print_drops(FILE *out, const struct stats *st)
@@ -865,6 +869,8 @@ static void json_plain(FILE *out, const struct show_plain *pl)
 	json_string(out, pl->role);
 	fputs(",\n      \"endpoint\": ", out);
 	json_string_or_null(out, pl->endpoint);
+	fputs(",\n      \"endpoint_name\": ", out);
+	json_string_or_null(out, pl->endpoint_name);
 	fputs(",\n      \"transport\": ", out);
 	json_string_or_null(out, pl->transport);
 	fputs("\n    },\n", out);

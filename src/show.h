@@ -63,6 +63,7 @@ struct show_portmap {
 struct show_plain {
 	char role[8];      /* what the remote is to us: "server", "client", "peer" */
 	char endpoint[SHOW_ENDPOINT_LEN]; /* "ADDR:PORT"; "" = a server not yet heard from */
+	char endpoint_name[SHOW_NAME_LEN]; /* a client's server given by name: "NAME:PORT" */
 	char transport[4]; /* "udp", "tcp"; "" exactly when endpoint is */
 };
 

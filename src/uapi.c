@@ -317,6 +317,8 @@ int uapi_plain(const struct uapi_plain_remote *r, struct uapi_buf *out)
 		ret |= uapi_buf_printf(out, "plain_endpoint=%s\nplain_transport=%s\n",
 				       endpoint_format(&r->endpoint, ep, sizeof(ep)),
 				       r->kind == TRANSPORT_TCP ? "tcp" : "udp");
+	if (r->name)
+		ret |= uapi_buf_printf(out, "plain_endpoint_name=%s:%u\n", r->name, r->name_port);
 	if (ret) {
 		out->len = start;
 		return -ENOMEM;

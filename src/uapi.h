@@ -85,6 +85,8 @@ struct uapi_plain_remote {
 	enum uapi_plain_role role;
 	union endpoint endpoint;  /* unset until a server hears its client */
 	enum transport_kind kind; /* the transport the remote is reached over now */
+	const char *name;         /* a client's server given by name, or NULL */
+	uint16_t name_port;
 };
 
 /* What the device cannot know itself: the shell owns the socket. */

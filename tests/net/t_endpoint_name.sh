@@ -85,6 +85,9 @@ ping_eventually a 30 10.32.0.1 ||
 	fail "the plaintext client did not follow $NAME to 192.0.2.2: $(cat "$TMP/pc.log")"
 grep -q "server $NAME resolves to 192.0.2.2:12345 now (was 192.0.2.3:12345)" "$TMP/pc.log" ||
 	fail "the plaintext client's log does not say why it moved: $(cat "$TMP/pc.log")"
+show=$(at a "$MYVPN" show "$P-pa")
+grep -q "server 192.0.2.2:12345 ($NAME:12345): udp" <<<"$show" ||
+	fail "show does not name the plaintext client's server: $show"
 kill -0 "$C" || fail "the plaintext client died"
 stop_pid "$C"; stop_pid "$S"
 log "a plaintext client follows its server's name: ok"

@@ -35,7 +35,7 @@ at server ss -tn | grep -q "198.51.100.2\]*:12345 " || fail "no TCP connection o
 expect_show "$P-tc" "  server 198\.51\.100\.2:12345: tcp, 1 switch"
 expect_show "$P-ts" "  client 198\.51\.100\.1:[0-9]+: tcp, 0 switches" # first heard over TCP
 "$MYVPN" show "$P-tc" --json | tr -d ' \n' |
-	grep -q '"plain":{"role":"server","endpoint":"198.51.100.2:12345","transport":"tcp"}' ||
+	grep -q '"plain":{"role":"server","endpoint":"198.51.100.2:12345","endpoint_name":null,"transport":"tcp"}' ||
 	fail "no plain object in: $("$MYVPN" show "$P-tc" --json)"
 "$MYVPN" show "$P-tc" --prometheus | grep -qx "myvpn_plain_tcp{device=\"$P-tc\",role=\"server\"} 1" ||
 	fail "metrics: $("$MYVPN" show "$P-tc" --prometheus | grep plain)"

@@ -690,10 +690,11 @@ static void port_mapping(void **state)
 
 /* A plaintext interface as the daemon reports it: get=1 with only the port, stats=1 with the
  * plain_ lines (uapi_plain) and the counters, switches among them. */
-static void load_plain(struct show_interface *ifc, enum uapi_plain_role role, const char *ip,
-		       uint16_t port, enum transport_kind kind, uint64_t switches)
+static void load_plain_named(struct show_interface *ifc, enum uapi_plain_role role,
+			     const char *ip, uint16_t port, enum transport_kind kind,
+			     uint64_t switches, const char *name)
 {
-	struct uapi_plain_remote r = { .role = role, .kind = kind };
+	struct uapi_plain_remote r = { .role = role, .kind = kind, .name = name, .name_port = port };
 	struct stats st = { .rx_packets = 5, .transport_switches = switches };
 	struct uapi_buf buf = { 0 };
 
@@ -708,6 +709,12 @@ static void load_plain(struct show_interface *ifc, enum uapi_plain_role role, co
 	ifc->has_stats = true;
 	assert_int_equal(show_parse_plain(&ifc->plain, buf.data, buf.len), 0);
 	uapi_buf_free(&buf);
+}
+
+static void load_plain(struct show_interface *ifc, enum uapi_plain_role role, const char *ip,
+		       uint16_t port, enum transport_kind kind, uint64_t switches)
+{
+	load_plain_named(ifc, role, ip, port, kind, switches, NULL);
 }
 
 static void plain_remote(void **state)
@@ -729,6 +736,7 @@ static void plain_remote(void **state)
 	assert_non_null(strstr(text, "    \"rendezvous\": null,\n"
 				     "    \"plain\": {\n      \"role\": \"server\",\n"
 				     "      \"endpoint\": \"198.51.100.2:12345\",\n"
+				     "      \"endpoint_name\": null,\n"
 				     "      \"transport\": \"tcp\"\n    },\n    \"peers\": [],\n"));
 	assert_non_null(strstr(text, "      \"transport_switches\": 1\n"));
 	free(text);
@@ -742,7 +750,21 @@ static void plain_remote(void **state)
 	free(text);
 	text = capture_json(&ifc, 1);
 	assert_non_null(strstr(text, "    \"plain\": {\n      \"role\": \"client\",\n"
-				     "      \"endpoint\": null,\n      \"transport\": null\n    },\n"));
+				     "      \"endpoint\": null,\n      \"endpoint_name\": null,\n"
+				     "      \"transport\": null\n    },\n"));
+	free(text);
+	show_interface_free(&ifc);
+
+	/* a client given its server by name */
+	load_plain_named(&ifc, UAPI_PLAIN_SERVER, "198.51.100.2", 12345, TRANSPORT_UDP, 0,
+			 "home.example.net");
+	assert_string_equal(ifc.plain.endpoint_name, "home.example.net:12345");
+	text = capture_text(&ifc);
+	assert_non_null(strstr(text, "\ntransport:\n  server 198.51.100.2:12345 "
+				     "(home.example.net:12345): udp, 0 switches\n"));
+	free(text);
+	text = capture_json(&ifc, 1);
+	assert_non_null(strstr(text, "      \"endpoint_name\": \"home.example.net:12345\",\n"));
 	free(text);
 	show_interface_free(&ifc);
 
