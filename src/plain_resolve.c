@@ -50,10 +50,12 @@ static void on_answer(void *ctx, const struct resolver_answer *a)
 	t->lookup_pending = false;
 	endpoint_format(&t->endpoint.remote, was, sizeof(was));
 	if (a->ret) {
+		stats_add(&t->engine->stats.endpoint_lookup_failures, 1);
 		log_ratelimited(LOGL_INFO, t->engine->loop.now_ns, "%s; staying at %s", a->why, was);
 		return;
 	}
 	if (endpoint_to_family(&found, engine_sender(t->engine)->transport->family)) {
+		stats_add(&t->engine->stats.endpoint_lookup_failures, 1);
 		log_ratelimited(LOGL_INFO, t->engine->loop.now_ns,
 				"%s resolves to IPv6, unavailable here; staying at %s", a->name, was);
 		return;
@@ -64,6 +66,7 @@ static void on_answer(void *ctx, const struct resolver_answer *a)
 	}
 	endpoint_format(&found, now, sizeof(now));
 	log_info("server %s resolves to %s now (was %s)", a->name, now, was);
+	stats_add(&t->engine->stats.endpoint_changes, 1);
 	move_endpoint(t, &found);
 	plain_transport_moved(t, t->engine->loop.now_ns);
 }
@@ -86,6 +89,7 @@ void plain_resolve_maybe(struct plain_tunnel *t, uint64_t now)
 		return;
 	}
 	t->lookup_pending = true;
+	stats_add(&t->engine->stats.endpoint_lookups, 1);
 	log_debug("no answer from the server; looking up %s again", t->endpoint_name);
 }
 

@@ -12,12 +12,14 @@ const struct stats_counter stats_counters[] = {
 	COUNTER(tx_bytes, "bytes of datagrams sent to peers"),
 	COUNTER(keepalives_sent, "keepalives sent"),
 	COUNTER(keepalives_received, "keepalives received"),
-	COUNTER(endpoint_changes, "times a peer's address changed (roaming)"),
+	COUNTER(endpoint_changes, "times a peer's address changed (roaming, or its name's new address)"),
 	COUNTER(handshakes_received, "handshake messages that passed every check"),
 	COUNTER(relayed_packets, "datagrams relayed between two peers (rendezvous)"),
 	COUNTER(relayed_bytes, "bytes of datagrams relayed between two peers (rendezvous)"),
 	COUNTER(ecn_marked, "packets marked ECN CE by queue management instead of dropped"),
 	COUNTER(transport_switches, "times a peer moved between UDP and TCP"),
+	COUNTER(endpoint_lookups, "times a silent peer's endpoint name was looked up again"),
+	COUNTER(endpoint_lookup_failures, "endpoint names looked up again that gave no usable address"),
 };
 const size_t stats_counter_count = sizeof(stats_counters) / sizeof(stats_counters[0]);
 

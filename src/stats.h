@@ -71,6 +71,8 @@ struct stats {
 	uint64_t relayed_packets, relayed_bytes; /* rendezvous: datagrams forwarded between peers */
 	uint64_t ecn_marked;                /* packets marked CE by queue management, not dropped */
 	uint64_t transport_switches;        /* peers moved between UDP and TCP */
+	uint64_t endpoint_lookups;          /* names of silent peers looked up again */
+	uint64_t endpoint_lookup_failures;  /* ... that found no usable address */
 	uint64_t drops[DROP_REASON_COUNT];
 };
 

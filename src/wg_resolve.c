@@ -27,10 +27,12 @@ static void apply_answer(struct wg_device *dev, struct wg_peer *p, const struct 
 
 	endpoint_format(&p->endpoint.remote, was, sizeof(was));
 	if (a->ret) {
+		stats_add(&dev->engine->stats.endpoint_lookup_failures, 1);
 		log_ratelimited(LOGL_INFO, wg_now(dev), "peer %u: %s; staying at %s", p->id, a->why, was);
 		return;
 	}
 	if (endpoint_to_family(&found, engine_sender(dev->engine)->transport->family)) {
+		stats_add(&dev->engine->stats.endpoint_lookup_failures, 1);
 		log_ratelimited(LOGL_INFO, wg_now(dev),
 				"peer %u: %s resolves to IPv6, unavailable here; staying at %s",
 				p->id, a->name, was);
@@ -43,6 +45,7 @@ static void apply_answer(struct wg_device *dev, struct wg_peer *p, const struct 
 	endpoint_format(&found, now, sizeof(now));
 	log_info("peer %u: %s resolves to %s now (was %s): handshaking there", p->id, a->name, now,
 		 was);
+	stats_add(&dev->engine->stats.endpoint_changes, 1);
 	wg_write_lock(dev);
 	wg_peer_set_endpoint(p, &(struct dgram_addr){ .remote = found });
 	wg_unlock(dev);
@@ -81,6 +84,7 @@ void wg_resolve_maybe(struct wg_peer *p, uint64_t now)
 		return;
 	}
 	p->lookup_pending = true;
+	stats_add(&dev->engine->stats.endpoint_lookups, 1);
 	log_debug("peer %u: no answer; looking up %s again", p->id, p->endpoint_name);
 }
 

@@ -56,6 +56,10 @@ grep -q "$NAME resolves to 192.0.2.3:51820 now (was 192.0.2.2:51820)" "$TMP/a.lo
 	fail "a's log does not say why its endpoint moved: $(cat "$TMP/a.log")"
 show=$(at a "$MYVPN" show "$P-ta")
 grep -q "endpoint: 192.0.2.3:51820 ($NAME:51820)" <<<"$show" || fail "endpoint after the move: $show"
+metrics=$("$MYVPN" show "$P-ta" --prometheus)
+grep -Eq '^myvpn_endpoint_lookups_total\{.*\} [1-9]' <<<"$metrics" &&
+	grep -Eq '^myvpn_endpoint_changes_total\{.*\} [1-9]' <<<"$metrics" ||
+	fail "the lookup and the move are not counted: $(grep endpoint <<<"$metrics")"
 kill -0 "$A" || fail "a died"
 log "a follows the name to b's new address: ok"
 

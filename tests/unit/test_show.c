@@ -419,7 +419,9 @@ static void json_output(void **state)
 				     "      \"relayed_packets\": 0,\n"
 				     "      \"relayed_bytes\": 0,\n"
 				     "      \"ecn_marked\": 0,\n"
-				     "      \"transport_switches\": 0\n"
+				     "      \"transport_switches\": 0,\n"
+				     "      \"endpoint_lookups\": 0,\n"
+				     "      \"endpoint_lookup_failures\": 0\n"
 				     "    },\n"
 				     "    \"drops\": {\n"
 				     "      \"short\": 4,\n"
@@ -738,7 +740,7 @@ static void plain_remote(void **state)
 				     "      \"endpoint\": \"198.51.100.2:12345\",\n"
 				     "      \"endpoint_name\": null,\n"
 				     "      \"transport\": \"tcp\"\n    },\n    \"peers\": [],\n"));
-	assert_non_null(strstr(text, "      \"transport_switches\": 1\n"));
+	assert_non_null(strstr(text, "      \"transport_switches\": 1,\n"));
 	free(text);
 	show_interface_free(&ifc);
 

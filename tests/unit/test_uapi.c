@@ -751,7 +751,8 @@ static void handle_stats(void **state)
 	assert_non_null(strstr(text, "rx_packets=1\ntx_packets=2\nrx_bytes=300\ntx_bytes=400\n"
 				     "keepalives_sent=5\nkeepalives_received=6\nendpoint_changes=7\n"
 				     "handshakes_received=0\nrelayed_packets=0\nrelayed_bytes=0\n"
-				     "ecn_marked=0\ntransport_switches=0\n"
+				     "ecn_marked=0\ntransport_switches=0\nendpoint_lookups=0\n"
+				     "endpoint_lookup_failures=0\n"
 				     "drop_short=0\ndrop_bad_header=9\n"));
 	assert_non_null(strstr(text, "\ndrop_crypto=10\n"));
 	assert_string_equal(text + out.len - 1 - 9, "errno=0\n\n");
