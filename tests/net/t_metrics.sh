@@ -14,8 +14,10 @@ wg_conf a b 10.20.0.1/24 10.20.0.2/32 192.0.2.2:51820 "PersistentKeepalive = 25"
 printf 'Metrics = 127.0.0.1:%s\n' "$MPORT" >>"$TMP/a.conf.extra"
 sed -i "/^\[Interface\]/r $TMP/a.conf.extra" "$TMP/a.conf"
 wg_conf b a 10.20.0.2/24 10.20.0.1/32 192.0.2.1:51820
-bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta" --workers 2
-bg b b "$MYVPN" -c "$TMP/b.conf" -i "$P-tb" --metrics "127.0.0.1:$MPORT"
+# UDP only: the replay below is of a UDP datagram, and a, started first, could otherwise find b
+# silent and move to TCP (the auto transport) before b is up
+bg a a "$MYVPN" -c "$TMP/a.conf" -i "$P-ta" --workers 2 --transport udp
+bg b b "$MYVPN" -c "$TMP/b.conf" -i "$P-tb" --metrics "127.0.0.1:$MPORT" --transport udp
 wait_ready a; wait_ready b
 ping_eventually a 10 10.20.0.2 || fail "no ping through the tunnel: $(cat "$TMP/a.log")"
 
@@ -72,16 +74,17 @@ log "prometheus: receive bytes $rx0 -> $(query "$rx_query")"
 # A replayed data datagram: captured on a's side, sent again from b.
 replay_query="myvpn_dropped_packets_total{device=\"$P-ta\",reason=\"replay\"}"
 [ "$(query "$replay_query")" = 0 ] || fail "replay drops before any replay: $(query "$replay_query")"
-at a timeout 5 tcpdump -i "$P-a" -c 1 -w "$TMP/data.pcap" 'udp dst port 51820 and udp[8] = 4 and greater 100' \
-	>/dev/null 2>&1 & dump=$!
-PIDS+=("$dump")
-# tcpdump may take a while to start capturing on a busy host: ping until it has its datagram
-for _ in $(seq 20); do
-	sleep 0.25
+# tcpdump may take seconds to start on a busy host (the fuzzers run alongside): ping once it
+# says it listens, until it has its datagram
+bg dump a timeout 20 tcpdump -i "$P-a" -c 1 -w "$TMP/data.pcap" 'udp dst port 51820 and udp[8] = 4 and greater 100'
+dump=$BG_PID
+wait_until 15 grep -q "listening on" "$TMP/dump.log" || fail "tcpdump did not start: $(cat "$TMP/dump.log")"
+for _ in $(seq 40); do
 	kill -0 "$dump" 2>/dev/null || break
 	at b ping -c 1 -W 1 -s 200 -q 10.20.0.1 >/dev/null || fail "ping lost"
+	sleep 0.25
 done
-wait "$dump" || fail "no data datagram captured"
+wait "$dump" || fail "no data datagram captured: $(cat "$TMP/dump.log")"
 hex=$(tcpdump -r "$TMP/data.pcap" -x 2>/dev/null | sed -n 's/^\s*0x[0-9a-f]*:\s*//p' | tr -d ' \n' | cut -c57-)
 [ -n "$hex" ] || fail "empty capture"
 at b bash -c 'printf "%b" "$(sed "s/../\\\\x&/g" <<<"$1")" | socat -u - UDP:192.0.2.1:51820' _ "$hex"
