@@ -309,8 +309,8 @@ void plain_get_remote(struct plain_tunnel *t, struct uapi_plain_remote *out)
 	out->endpoint = t->endpoint.remote;
 	out->kind = t->endpoint.kind;
 	pthread_mutex_unlock(&t->lock);
-	out->name = t->endpoint_name; /* set before start, freed after the end */
-	out->name_port = t->endpoint_name_port;
+	out->name = t->endpoint_name.name; /* set before start, freed after the end */
+	out->name_port = t->endpoint_name.port;
 }
 
 void plain_init(struct plain_tunnel *t, enum run_mode mode, const union endpoint *peer,

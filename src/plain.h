@@ -4,6 +4,7 @@
 
 #include "options.h"
 #include "engine.h"
+#include "resolver.h"
 #include "worker.h"
 
 #include <pthread.h>
@@ -41,11 +42,8 @@ struct plain_tunnel {
 	unsigned int unanswered;    /* control: asks in a row that got no answer */
 	struct loop_timer transport_timer;
 	/* A client given its server by name (plain_resolve.c); control thread. */
-	char *endpoint_name;        /* NULL: by address */
-	uint16_t endpoint_name_port;
+	struct endpoint_name endpoint_name; /* .name NULL: by address */
 	struct resolver *resolver;  /* NULL until the first lookup */
-	bool lookup_pending;
-	uint64_t looked_up_ns;
 };
 
 /* A worker's copy of the endpoint (worker.tunnel_local). */

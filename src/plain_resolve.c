@@ -19,9 +19,7 @@ int plain_set_endpoint_name(struct plain_tunnel *t, const char *name, uint16_t p
 
 	if (!copy)
 		return -ENOMEM;
-	free(t->endpoint_name);
-	t->endpoint_name = copy;
-	t->endpoint_name_port = port;
+	endpoint_name_set(&t->endpoint_name, copy, port);
 	return 0;
 }
 
@@ -44,59 +42,38 @@ static void move_endpoint(struct plain_tunnel *t, const union endpoint *to)
 static void on_answer(void *ctx, const struct resolver_answer *a)
 {
 	struct plain_tunnel *t = ctx;
-	char was[INET6_ADDRSTRLEN + 8], now[INET6_ADDRSTRLEN + 8];
-	union endpoint found = a->found;
+	uint64_t now = t->engine->loop.now_ns;
+	union endpoint to;
 
-	t->lookup_pending = false;
-	endpoint_format(&t->endpoint.remote, was, sizeof(was));
-	if (a->ret) {
-		stats_add(&t->engine->stats.endpoint_lookup_failures, 1);
-		log_ratelimited(LOGL_INFO, t->engine->loop.now_ns, "%s; staying at %s", a->why, was);
+	if (!endpoint_name_follow(&t->endpoint_name, a, engine_sender(t->engine)->transport->family,
+				  &t->endpoint.remote, "server:", now, &t->engine->stats, &to))
 		return;
-	}
-	if (endpoint_to_family(&found, engine_sender(t->engine)->transport->family)) {
-		stats_add(&t->engine->stats.endpoint_lookup_failures, 1);
-		log_ratelimited(LOGL_INFO, t->engine->loop.now_ns,
-				"%s resolves to IPv6, unavailable here; staying at %s", a->name, was);
-		return;
-	}
-	if (endpoint_equal(&found, &t->endpoint.remote)) {
-		log_debug("%s still resolves to %s", a->name, was);
-		return;
-	}
-	endpoint_format(&found, now, sizeof(now));
-	log_info("server %s resolves to %s now (was %s)", a->name, now, was);
-	stats_add(&t->engine->stats.endpoint_changes, 1);
-	move_endpoint(t, &found);
-	plain_transport_moved(t, t->engine->loop.now_ns);
+	move_endpoint(t, &to);
+	plain_transport_moved(t, now);
 }
 
 void plain_resolve_maybe(struct plain_tunnel *t, uint64_t now)
 {
+	struct endpoint_name *en = &t->endpoint_name;
 	int ret = 0;
 
-	if (!t->endpoint_name || t->lookup_pending ||
-	    (t->looked_up_ns && now - t->looked_up_ns < PLAIN_LOOKUP_INTERVAL_NS))
+	if (!endpoint_name_due(en, now, PLAIN_LOOKUP_INTERVAL_NS, &t->engine->stats))
 		return;
-	t->looked_up_ns = now;
 	if (!t->resolver)
 		ret = resolver_start(&t->resolver, &t->engine->loop, on_answer, t);
 	if (!ret)
-		ret = resolver_ask(t->resolver, t->endpoint_name, t->endpoint_name_port, 0);
+		ret = resolver_ask(t->resolver, en->name, en->port, 0);
 	if (ret) {
-		log_ratelimited(LOGL_WARN, now, "cannot look up %s again: %s", t->endpoint_name,
-				strerror(-ret));
+		en->pending = false;
+		log_ratelimited(LOGL_WARN, now, "cannot look up %s again: %s", en->name, strerror(-ret));
 		return;
 	}
-	t->lookup_pending = true;
-	stats_add(&t->engine->stats.endpoint_lookups, 1);
-	log_debug("no answer from the server; looking up %s again", t->endpoint_name);
+	log_debug("no answer from the server; looking up %s again", en->name);
 }
 
 void plain_resolve_stop(struct plain_tunnel *t)
 {
 	resolver_stop(t->resolver);
 	t->resolver = NULL;
-	free(t->endpoint_name);
-	t->endpoint_name = NULL;
+	endpoint_name_set(&t->endpoint_name, NULL, 0);
 }

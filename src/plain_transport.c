@@ -125,7 +125,7 @@ int plain_transport_start(struct plain_tunnel *t)
 	if (!t->engine->tcp || t->mode != MODE_CLIENT)
 		t->transport = TRANSPORT_MODE_UDP;
 	t->endpoint.kind = t->transport == TRANSPORT_MODE_TCP ? TRANSPORT_TCP : TRANSPORT_UDP;
-	if (t->mode != MODE_CLIENT || (t->transport != TRANSPORT_MODE_AUTO && !t->endpoint_name))
+	if (t->mode != MODE_CLIENT || (t->transport != TRANSPORT_MODE_AUTO && !t->endpoint_name.name))
 		return 0;
 	t->asked_ns = now; /* the keepalive plain_start sends next */
 	t->rx_ns[TRANSPORT_UDP] = t->rx_ns[TRANSPORT_TCP] = 0;

@@ -2,6 +2,7 @@
 #include "resolver.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -178,6 +179,54 @@ int resolver_ask(struct resolver *r, const char *name, uint16_t port, uint64_t t
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
+}
+
+void endpoint_name_set(struct endpoint_name *en, char *name, uint16_t port)
+{
+	free(en->name);
+	*en = (struct endpoint_name){ .name = name, .port = name ? port : 0 };
+}
+
+bool endpoint_name_due(struct endpoint_name *en, uint64_t now, uint64_t interval_ns,
+		       struct stats *stats)
+{
+	if (!en->name || en->pending || (en->asked_ns && now - en->asked_ns < interval_ns))
+		return false;
+	en->asked_ns = now;
+	en->pending = true;
+	stats_add(&stats->endpoint_lookups, 1);
+	return true;
+}
+
+bool endpoint_name_follow(struct endpoint_name *en, const struct resolver_answer *a, int family,
+			  const union endpoint *current, const char *who, uint64_t now,
+			  struct stats *stats, union endpoint *to)
+{
+	char was[INET6_ADDRSTRLEN + 8], found[INET6_ADDRSTRLEN + 8];
+
+	if (!en->pending || !en->name || strcmp(en->name, a->name) || en->port != a->port)
+		return false;
+	en->pending = false;
+	*to = a->found;
+	endpoint_format(current, was, sizeof(was));
+	if (a->ret || endpoint_to_family(to, family)) {
+		stats_add(&stats->endpoint_lookup_failures, 1);
+		if (a->ret)
+			log_ratelimited(LOGL_INFO, now, "%s %s; staying at %s", who, a->why, was);
+		else
+			log_ratelimited(LOGL_INFO, now,
+					"%s %s resolves to IPv6, unavailable here; staying at %s", who,
+					a->name, was);
+		return false;
+	}
+	if (endpoint_equal(to, current)) {
+		log_debug("%s %s still resolves to %s", who, a->name, was);
+		return false;
+	}
+	endpoint_format(to, found, sizeof(found));
+	log_info("%s %s resolves to %s now (was %s)", who, a->name, found, was);
+	stats_add(&stats->endpoint_changes, 1);
+	return true;
 }
 
 void resolver_stop(struct resolver *r)

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "loop.h"
+#include "stats.h"
 
 #include <stdint.h>
 
@@ -32,5 +33,27 @@ int resolver_ask(struct resolver *r, const char *name, uint16_t port, uint64_t t
 /* Once the loop has stopped for good: a lookup under way finishes on its own thread and is
  * dropped. NULL is fine. */
 void resolver_stop(struct resolver *r);
+
+/* A remote given by name, which its owner (on the loop's thread) looks up again when the
+ * remote stops answering, and follows to a new address. */
+struct endpoint_name {
+	char *name; /* NULL: the remote was given as an address */
+	uint16_t port;
+	bool pending;      /* a lookup is under way */
+	uint64_t asked_ns; /* when the last one was asked */
+};
+
+/* name (malloc'd, or NULL) becomes en's; an answer still to come for the old one is ignored. */
+void endpoint_name_set(struct endpoint_name *en, char *name, uint16_t port);
+/* True when en has a name, no lookup under way and none asked within interval_ns of now; then
+ * it counts as asked (stats->endpoint_lookups). */
+bool endpoint_name_due(struct endpoint_name *en, uint64_t now, uint64_t interval_ns,
+		       struct stats *stats);
+/* An answer for en: true when it moves the remote, now at current in the socket's family, to
+ * *to. Not for en's current name (asked before a change): false. Logged as "WHO NAME resolves
+ * to ADDR now (was OLD)", or why not (rate limited at now); counted in stats. */
+bool endpoint_name_follow(struct endpoint_name *en, const struct resolver_answer *a, int family,
+			  const union endpoint *current, const char *who, uint64_t now,
+			  struct stats *stats, union endpoint *to);
 
 #endif

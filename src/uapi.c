@@ -134,9 +134,9 @@ static int put_peer(struct uapi_buf *out, const struct wg_peer *p)
 			       __atomic_load_n(&p->transport_switches, __ATOMIC_RELAXED));
 	if (p->tcp_port)
 		ret |= uapi_buf_printf(out, "tcp_port=%u\n", p->tcp_port);
-	if (p->endpoint_name) /* myvpn's own */
-		ret |= uapi_buf_printf(out, "endpoint_name=%s:%u\n", p->endpoint_name,
-				       p->endpoint_name_port);
+	if (p->endpoint_name.name) /* myvpn's own */
+		ret |= uapi_buf_printf(out, "endpoint_name=%s:%u\n", p->endpoint_name.name,
+				       p->endpoint_name.port);
 	ret |= uapi_buf_printf(out, "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n",
 			       (unsigned long long)(hs / 1000000000u),
 			       (unsigned long long)(hs % 1000000000u));
@@ -894,7 +894,7 @@ static int apply_peer_settings(struct wg_device *dev, const struct request *r,
 		wg_peer_set_endpoint(p, &(struct dgram_addr){ .remote = op->endpoint });
 	/* An address set without a name (wg set ... endpoint ADDR) replaces the name too. */
 	if (op->flags & (PEER_ENDPOINT | PEER_ENDPOINT_NAME)) {
-		wg_peer_set_endpoint_name(p, op->endpoint_name, op->endpoint_name_port);
+		endpoint_name_set(&p->endpoint_name, op->endpoint_name, op->endpoint_name_port);
 		op->endpoint_name = NULL;
 	}
 	if (op->flags & PEER_REPLACE_ALLOWED_IPS)

@@ -28,6 +28,7 @@
 #include "ratelimiter.h"
 #include "rendezvous.h"
 #include "replay.h"
+#include "resolver.h"
 #include "timers.h"
 #include "transport.h"
 #include "worker.h"
@@ -137,10 +138,7 @@ struct wg_peer {
 	uint16_t tcp_port;            /* the port to dial over TCP; 0 = the endpoint's */
 	uint16_t udp_port;            /* the configured endpoint's port, or the UDP one we left */
 	uint64_t transport_switches;  /* atomic: moves between UDP and TCP */
-	char *endpoint_name;          /* the configured endpoint's host name, or NULL */
-	uint16_t endpoint_name_port;
-	bool lookup_pending;          /* the name is being looked up again */
-	uint64_t looked_up_ns;        /* when it last was */
+	struct endpoint_name endpoint_name; /* the configured endpoint's host name (resolver.h) */
 	/* Changed under dev->lock held for writing. */
 	struct wg_session *previous, *current, *next; /* next: responder's, until the first data */
 	struct dgram_addr endpoint; /* remote unset until known */
@@ -309,9 +307,6 @@ void wg_serve_handshakes(struct wg_device *dev);
 void wg_peer_move(struct wg_peer *p, const struct dgram_addr *ep);
 
 /* wg_resolve.c (control thread): endpoint names looked up again, off the control loop. */
-/* The peer's endpoint came from name:port; name is malloc'd and becomes the peer's (NULL: the
- * endpoint is an address, nothing to look up). */
-void wg_peer_set_endpoint_name(struct wg_peer *peer, char *name, uint16_t port);
 /* The peer does not answer: its name is looked up again, at most every WG_LOOKUP_INTERVAL_S;
  * a new address becomes its endpoint when the answer comes. */
 void wg_resolve_maybe(struct wg_peer *peer, uint64_t now);

@@ -164,7 +164,7 @@ static void peer_free(struct wg_peer *p)
 	if (p->staged)
 		wgcrypto_wipe(p->staged, p->stage_slot_size * MAX_STAGED_PACKETS);
 	free(p->staged);
-	free(p->endpoint_name);
+	endpoint_name_set(&p->endpoint_name, NULL, 0);
 	pthread_mutex_destroy(&p->lock);
 	wgcrypto_wipe(p, sizeof(*p));
 	free(p);

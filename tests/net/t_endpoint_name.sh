@@ -87,7 +87,7 @@ wait_ready ps2
 ping_ok a 10.32.0.1 && fail "a plaintext ping passed with the server gone from the address a sends to"
 ping_eventually a 30 10.32.0.1 ||
 	fail "the plaintext client did not follow $NAME to 192.0.2.2: $(cat "$TMP/pc.log")"
-grep -q "server $NAME resolves to 192.0.2.2:12345 now (was 192.0.2.3:12345)" "$TMP/pc.log" ||
+grep -q "server: $NAME resolves to 192.0.2.2:12345 now (was 192.0.2.3:12345)" "$TMP/pc.log" ||
 	fail "the plaintext client's log does not say why it moved: $(cat "$TMP/pc.log")"
 show=$(at a "$MYVPN" show "$P-pa")
 grep -q "server 192.0.2.2:12345 ($NAME:12345): udp" <<<"$show" ||

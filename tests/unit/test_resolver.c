@@ -1,6 +1,7 @@
 /* Unit tests for name lookups off the event loop: each answer reaches the loop's thread with
  * its tag, name and port, in the order asked; a malformed address fails with its reason; and
- * stopping with lookups still queued drops them without waiting (ASan checks the memory). */
+ * stopping with lookups still queued drops them without waiting (ASan checks the memory); and
+ * the rules of looking a remote's name up again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct seen {
@@ -84,11 +86,59 @@ static void stop_drops_what_is_queued(void **state)
 	assert_int_equal(s.count, 0); /* the loop never ran: nothing was delivered */
 }
 
+static struct resolver_answer answer(const char *name, uint16_t port, const char *ip)
+{
+	struct resolver_answer a = { .name = name, .port = port };
+
+	if (ip)
+		assert_int_equal(addr_parse_literal(ip, port, &a.found), 0);
+	else
+		a.ret = -EAGAIN, strcpy(a.why, "cannot resolve");
+	return a;
+}
+
+/* The policy both tunnels share: at most one lookup per interval and one at a time; an answer
+ * for a name that changed since is ignored; a failure, the same address and a new one. */
+static void endpoint_name_rules(void **state)
+{
+	struct endpoint_name en = { 0 };
+	struct stats st = { 0 };
+	union endpoint current, to;
+	struct resolver_answer a;
+
+	(void)state;
+	assert_int_equal(addr_parse_literal("192.0.2.2", 51820, &current), 0);
+	assert_false(endpoint_name_due(&en, 100, 10, &st)); /* no name: nothing to look up */
+	endpoint_name_set(&en, strdup("home.example.net"), 51820);
+	assert_true(endpoint_name_due(&en, 100, 10, &st));
+	assert_false(endpoint_name_due(&en, 200, 10, &st)); /* one at a time */
+	a = answer("home.example.net", 51820, NULL);
+	assert_false(endpoint_name_follow(&en, &a, AF_INET, &current, "peer 1:", 200, &st, &to));
+	assert_int_equal(st.endpoint_lookup_failures, 1);
+	assert_false(endpoint_name_due(&en, 105, 10, &st)); /* within the interval */
+	assert_true(endpoint_name_due(&en, 110, 10, &st));
+	a = answer("home.example.net", 51820, "192.0.2.2");
+	assert_false(endpoint_name_follow(&en, &a, AF_INET, &current, "peer 1:", 200, &st, &to));
+	assert_true(endpoint_name_due(&en, 120, 10, &st));
+	endpoint_name_set(&en, strdup("other.example.net"), 51820); /* renamed meanwhile */
+	a = answer("home.example.net", 51820, "192.0.2.3");
+	assert_false(endpoint_name_follow(&en, &a, AF_INET, &current, "peer 1:", 200, &st, &to));
+	assert_true(endpoint_name_due(&en, 120, 10, &st));
+	a = answer("other.example.net", 51820, "192.0.2.3");
+	assert_true(endpoint_name_follow(&en, &a, AF_INET, &current, "peer 1:", 200, &st, &to));
+	assert_true(endpoint_equal(&to, &a.found));
+	assert_int_equal(st.endpoint_lookups, 4);
+	assert_int_equal(st.endpoint_lookup_failures, 1);
+	assert_int_equal(st.endpoint_changes, 1);
+	endpoint_name_set(&en, NULL, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(answers_come_back_in_order),
 		cmocka_unit_test(stop_drops_what_is_queued),
+		cmocka_unit_test(endpoint_name_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -358,17 +358,17 @@ static void set_peer_keys(void **state)
 	snprintf(req, sizeof(req), "public_key=%s\nendpoint=192.0.2.9:1000\n"
 		 "endpoint_name=home.example.net:1000\n", pub_hex[4]);
 	assert_int_equal(set(&dev, req), 0);
-	assert_string_equal(p->endpoint_name, "home.example.net");
-	assert_int_equal(p->endpoint_name_port, 1000);
+	assert_string_equal(p->endpoint_name.name, "home.example.net");
+	assert_int_equal(p->endpoint_name.port, 1000);
 	text = get(&dev);
 	assert_non_null(strstr(text, "endpoint_name=home.example.net:1000\n"));
 	free(text);
 	snprintf(req, sizeof(req), "public_key=%s\npersistent_keepalive_interval=5\n", pub_hex[4]);
 	assert_int_equal(set(&dev, req), 0);
-	assert_non_null(p->endpoint_name); /* other settings leave it alone */
+	assert_non_null(p->endpoint_name.name); /* other settings leave it alone */
 	snprintf(req, sizeof(req), "public_key=%s\nendpoint=192.0.2.9:1000\n", pub_hex[4]);
 	assert_int_equal(set(&dev, req), 0);
-	assert_null(p->endpoint_name);
+	assert_null(p->endpoint_name.name);
 	text = get(&dev);
 	assert_null(strstr(text, "endpoint_name="));
 	free(text);
